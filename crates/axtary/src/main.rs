@@ -1,0 +1,3 @@
+fn main() {
+    println!("axtary {}", env!("CARGO_PKG_VERSION"));
+}
