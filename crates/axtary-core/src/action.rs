@@ -67,13 +67,11 @@ impl ActionRequest {
             )));
         }
         let context = map.remove("context").filter(|c| !c.is_null());
-        if let Some(c) = &context {
-            if !c.is_object() {
-                return Err(RequestError::Shape(format!(
-                    "`context` must be an object, got {}",
-                    type_name(c)
-                )));
-            }
+        if let Some(c) = context.as_ref().filter(|c| !c.is_object()) {
+            return Err(RequestError::Shape(format!(
+                "`context` must be an object, got {}",
+                type_name(c)
+            )));
         }
         Ok(Self {
             agent,
