@@ -394,12 +394,6 @@ pub static FACTS: &[FactDef] = &[
         doc: "every program run, by base name, including in pipelines, lists, subshells, substitutions and `sh -c` strings",
     },
     FactDef {
-        name: "commands",
-        kind: List,
-        families: &[Shell],
-        doc: "every simple command run, as `program arg arg` after quote removal, in the order they appear",
-    },
-    FactDef {
         name: "paths_read",
         kind: List,
         families: &[Shell],
