@@ -9,6 +9,7 @@ pub mod action;
 pub mod facts;
 pub mod json;
 pub mod normalize;
+pub mod policy;
 
 pub use action::{Action, ActionHash, ActionRequest};
 pub use facts::{Fact, Facts};

@@ -1,0 +1,261 @@
+//! Built-in self-protection rules (DESIGN.md §2, "the guard guards itself").
+//!
+//! They run before any user rule and cannot be overridden by one: an agent must not be able
+//! to read or change Axtary's own state, edit the hook settings that route it through
+//! Axtary, or approve its own actions. They are written in Rust rather than in the policy
+//! language so they do not depend on the user's file at all. Matching is deliberately wide
+//! (case-insensitive, every path-like fact) because a false deny here is cheap and a false
+//! allow is not.
+
+use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
+
+use super::compile::list_text;
+use super::{Effect, PolicyEnv, RuleSummary, RuleTrace, Verdict};
+use crate::action::Action;
+use crate::facts::{Fact, Family};
+
+pub(crate) const HOME: &str = "builtin:self-protect-home";
+pub(crate) const HOOKS: &str = "builtin:self-protect-hooks";
+pub(crate) const ADMIN: &str = "builtin:self-protect-admin";
+pub(crate) const IDS: [&str; 3] = [HOME, HOOKS, ADMIN];
+
+const HOME_GLOBS: &[&str] = &["**/.axtary", "**/.axtary/**"];
+const HOOK_GLOBS: &[&str] = &[
+    "**/.claude/settings.json",
+    "**/.claude/settings.local.json",
+    "**/.claude/settings*.json",
+];
+/// `axtary` subcommands an agent must never run.
+const ADMIN_COMMANDS: &[&str] = &[
+    "approvals",
+    "secrets",
+    "keys",
+    "install",
+    "init",
+    "up",
+    "control",
+    "serve",
+    "policy",
+];
+/// Facts that hold paths an action touches.
+const PATH_FACTS: &[&str] = &["paths", "abs_paths", "paths_read", "paths_written"];
+
+#[derive(Debug)]
+pub(crate) struct Builtins {
+    /// Axtary's home without a trailing `/` (empty for `/`).
+    home: Option<String>,
+    home_globs: GlobSet,
+    hook_globs: GlobSet,
+}
+
+fn glob_set(globs: &[&str]) -> GlobSet {
+    let mut b = GlobSetBuilder::new();
+    for g in globs {
+        // The patterns are constants that compile; a failure would leave the set without
+        // that glob, which the unit tests would catch.
+        if let Ok(g) = GlobBuilder::new(g)
+            .literal_separator(true)
+            .case_insensitive(true)
+            .build()
+        {
+            b.add(g);
+        }
+    }
+    b.build().unwrap_or_else(|_| GlobSet::empty())
+}
+
+fn list<'a>(action: &'a Action, name: &str) -> &'a [String] {
+    match action.facts.get(name) {
+        Some(Fact::List(l)) => l,
+        _ => &[],
+    }
+}
+
+impl Builtins {
+    pub fn new(env: &PolicyEnv) -> Self {
+        let home = env
+            .axtary_home
+            .as_deref()
+            .filter(|h| !h.is_empty())
+            .map(|h| h.trim_end_matches('/').to_owned());
+        Builtins {
+            home,
+            home_globs: glob_set(HOME_GLOBS),
+            hook_globs: glob_set(HOOK_GLOBS),
+        }
+    }
+
+    pub fn summaries(&self) -> Vec<RuleSummary> {
+        let home = match &self.home {
+            Some(h) => format!(
+                "agents may not read or write Axtary's home (`{h}`, or any `.axtary` directory)"
+            ),
+            None => {
+                "agents may not read or write Axtary's home (any `.axtary` directory)".to_owned()
+            }
+        };
+        [
+            (HOME, home),
+            (
+                HOOKS,
+                "agents may not change their own hook settings (`.claude/settings*.json`)"
+                    .to_owned(),
+            ),
+            (
+                ADMIN,
+                format!(
+                    "agents may not run Axtary's admin commands (`axtary` {})",
+                    ADMIN_COMMANDS.join("|")
+                ),
+            ),
+        ]
+        .into_iter()
+        .map(|(id, reason)| RuleSummary {
+            id: id.to_owned(),
+            effect: Effect::Deny,
+            reason,
+            builtin: true,
+            line: 0,
+            approvers: None,
+            approval_mode: None,
+        })
+        .collect()
+    }
+
+    /// The first built-in that denies `action`, if any.
+    pub fn check(&self, action: &Action) -> Option<Verdict> {
+        if let Some(p) = self.home_hit(action) {
+            return Some(Verdict::deny(
+                HOME,
+                format!(
+                    "agents may not read or write Axtary's home: `{}`",
+                    p.escape_debug()
+                ),
+            ));
+        }
+        if let Some(p) = self.hook_hit(action) {
+            return Some(Verdict::deny(
+                HOOKS,
+                format!(
+                    "agents may not change their own hook settings: `{}`",
+                    p.escape_debug()
+                ),
+            ));
+        }
+        if let Some(what) = admin_hit(action) {
+            return Some(Verdict::deny(ADMIN, what));
+        }
+        None
+    }
+
+    pub fn explain(&self, action: &Action) -> Vec<RuleTrace> {
+        let home_desc = match &self.home {
+            Some(h) => format!("Axtary's home `{h}` or {}", list_text(HOME_GLOBS)),
+            None => list_text(HOME_GLOBS),
+        };
+        let home = match self.home_hit(action) {
+            Some(p) => (
+                true,
+                format!("path `{}` is in {home_desc}", p.escape_debug()),
+            ),
+            None => (false, format!("no path is in {home_desc}")),
+        };
+        let hooks = match self.hook_hit(action) {
+            Some(p) => (true, format!("the action writes `{}`", p.escape_debug())),
+            None => (
+                false,
+                format!(
+                    "the action writes no path matching {}",
+                    list_text(HOOK_GLOBS)
+                ),
+            ),
+        };
+        let admin = match admin_hit(action) {
+            Some(what) => (true, what),
+            None => (
+                false,
+                format!("no command runs `axtary` {}", ADMIN_COMMANDS.join("|")),
+            ),
+        };
+        [(HOME, home), (HOOKS, hooks), (ADMIN, admin)]
+            .into_iter()
+            .map(|(id, (matched, reason))| RuleTrace {
+                rule: id.to_owned(),
+                effect: Effect::Deny,
+                builtin: true,
+                matched,
+                reasons: vec![reason],
+            })
+            .collect()
+    }
+
+    fn in_home(&self, p: &str) -> bool {
+        if self
+            .home_globs
+            .is_match_candidate(&Candidate::from_bytes(p.as_bytes()))
+        {
+            return true;
+        }
+        let Some(h) = &self.home else {
+            return false;
+        };
+        let (p, h) = (p.as_bytes(), h.as_bytes());
+        p.len() >= h.len()
+            && p[..h.len()].eq_ignore_ascii_case(h)
+            && (p.len() == h.len() || p[h.len()] == b'/')
+    }
+
+    fn home_hit<'a>(&self, action: &'a Action) -> Option<&'a str> {
+        PATH_FACTS
+            .iter()
+            .flat_map(|f| list(action, f))
+            .find(|p| self.in_home(p))
+            .map(String::as_str)
+    }
+
+    fn hook_hit<'a>(&self, action: &'a Action) -> Option<&'a str> {
+        let is_hook = |p: &&String| {
+            self.hook_globs
+                .is_match_candidate(&Candidate::from_bytes(p.as_bytes()))
+        };
+        // An fs action is a write unless it says it is a read.
+        let fs_write = match action.facts.get("op") {
+            Some(Fact::Str(op)) => op != "read",
+            _ => Family::of(&action.connector) == Some(Family::Fs),
+        };
+        let written = list(action, "paths_written").iter();
+        let fs_paths = if fs_write {
+            list(action, "paths")
+                .iter()
+                .chain(list(action, "abs_paths"))
+        } else {
+            [].iter().chain(&[])
+        };
+        written.chain(fs_paths).find(is_hook).map(String::as_str)
+    }
+}
+
+fn is_axtary(token: &str) -> bool {
+    token == "axtary" || token.ends_with("/axtary")
+}
+
+/// A command that runs an Axtary admin subcommand, or an opaque command that runs Axtary.
+fn admin_hit(action: &Action) -> Option<String> {
+    for cmd in list(action, "commands") {
+        let mut tokens = cmd.split_whitespace();
+        // `axtary` anywhere in the command counts (`sudo axtary ...`, `env X=1 axtary ...`);
+        // after it, any non-flag word naming an admin subcommand does.
+        if tokens.by_ref().any(is_axtary)
+            && tokens.any(|t| !t.starts_with('-') && ADMIN_COMMANDS.contains(&t))
+        {
+            return Some(format!(
+                "agents may not run Axtary's admin commands: `{}`",
+                cmd.escape_debug()
+            ));
+        }
+    }
+    let runs_axtary = list(action, "programs").iter().any(|p| is_axtary(p));
+    let opaque = matches!(action.facts.get("opaque"), Some(Fact::Bool(true)));
+    (runs_axtary && opaque)
+        .then(|| "agents may not run `axtary` in a command Axtary cannot fully analyze".to_owned())
+}
