@@ -6,6 +6,7 @@
 //! deterministic, fuzzable and auditable on its own.
 
 pub mod action;
+pub mod decision;
 pub mod facts;
 pub mod json;
 pub mod normalize;

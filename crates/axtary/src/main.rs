@@ -5,6 +5,7 @@ mod cmd;
 mod exit;
 mod home;
 mod output;
+mod policy_file;
 mod request;
 
 use std::path::PathBuf;
@@ -39,6 +40,47 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
     },
+    /// Decide on an ActionRequest on stdin: Decision JSON on stdout; exit 0 allow, 2 deny,
+    /// 4 approval required, 3 invalid input or policy
+    Decide {
+        /// Policy file [default: the one in $AXTARY_HOME]
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
+    },
+    /// Check, test and explain policies
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Load a policy and report every error and warning (exit 3 if invalid)
+    Check {
+        /// Policy file [default: the one in $AXTARY_HOME]
+        file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Run the tests written in a policy file (exit 1 if any fails)
+    Test {
+        /// Policy file [default: the one in $AXTARY_HOME]
+        file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show every rule considered for an action, and why it matched or not
+    Explain {
+        /// File holding an ActionRequest (`-` for stdin)
+        #[arg(long, value_name = "FILE")]
+        action: PathBuf,
+        /// Policy file [default: the one in $AXTARY_HOME]
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
 }
 
 fn main() -> ExitCode {
@@ -46,6 +88,18 @@ fn main() -> ExitCode {
     let result = Home::locate(cli.home).and_then(|home| match cli.command {
         Command::Init { format } => cmd::init::run(&home, format),
         Command::Normalize { format } => cmd::normalize::run(&home, format),
+        Command::Decide { policy, format } => cmd::decide::run(&home, policy.as_deref(), format),
+        Command::Policy(PolicyCommand::Check { file, format }) => {
+            cmd::policy::check(&home, file.as_deref(), format)
+        }
+        Command::Policy(PolicyCommand::Test { file, format }) => {
+            cmd::policy::test(&home, file.as_deref(), format)
+        }
+        Command::Policy(PolicyCommand::Explain {
+            action,
+            policy,
+            format,
+        }) => cmd::policy::explain(&home, policy.as_deref(), &action, format),
     });
     match result {
         Ok(exit) => exit.into(),

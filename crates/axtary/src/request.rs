@@ -1,32 +1,31 @@
-//! Reading an ActionRequest from stdin, bounded.
+//! Reading request bytes from stdin or a file, bounded by the configured size limit.
 
 use std::io::{self, Read};
 
-use axtary_core::ActionRequest;
-use axtary_core::action::RequestError;
 use axtary_core::json::{JsonError, Limits};
 
-#[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error("cannot read stdin: {0}")]
-    Io(#[from] io::Error),
-    #[error("{0}")]
-    Request(#[from] RequestError),
-}
-
-/// Reads at most `limits.max_bytes + 1` bytes, so a 10 GiB stream is refused after 1 MiB.
-pub fn read_stdin(limits: Limits) -> Result<ActionRequest, ReadError> {
+/// Reads at most `limits.max_bytes` bytes; a longer stream is refused after one byte more, so a
+/// 10 GiB stream costs 1 MiB of memory, not 10 GiB.
+pub fn read_bounded(reader: impl Read, limits: Limits) -> Result<Vec<u8>, String> {
     let mut buf = Vec::new();
     let cap = u64::try_from(limits.max_bytes)
         .unwrap_or(u64::MAX)
         .saturating_add(1);
-    io::stdin().lock().take(cap).read_to_end(&mut buf)?;
+    reader
+        .take(cap)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("cannot read input: {e}"))?;
     if buf.len() > limits.max_bytes {
-        return Err(RequestError::Json(JsonError::TooLarge {
+        let e = JsonError::TooLarge {
             size: buf.len(),
             limit: limits.max_bytes,
-        })
-        .into());
+        };
+        return Err(format!("invalid JSON: {e}"));
     }
-    Ok(ActionRequest::from_slice(&buf, limits)?)
+    Ok(buf)
+}
+
+/// [`read_bounded`] on stdin.
+pub fn read_stdin(limits: Limits) -> Result<Vec<u8>, String> {
+    read_bounded(io::stdin().lock(), limits)
 }

@@ -1,18 +1,21 @@
 //! `axtary normalize`: show the Action (with facts and hash) that policy will see.
 
 use anyhow::Result;
+use axtary_core::ActionRequest;
 use axtary_core::normalize::{NormalizeOptions, normalize};
 
 use crate::exit::Exit;
 use crate::home::{self, Home};
 use crate::output::{self, Format};
-use crate::request::{self, ReadError};
+use crate::request;
 
 pub fn run(home: &Home, format: Format) -> Result<Exit> {
     let config = home.config()?;
-    let req = match request::read_stdin(config.json_limits()) {
+    let parsed = request::read_stdin(config.json_limits()).and_then(|bytes| {
+        ActionRequest::from_slice(&bytes, config.json_limits()).map_err(|e| e.to_string())
+    });
+    let req = match parsed {
         Ok(r) => r,
-        Err(ReadError::Io(e)) => return Err(e.into()),
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(Exit::Invalid);

@@ -330,7 +330,14 @@ impl Analyzer {
             }
             "find" => self.find(rest, depth),
             "git" => self.git(rest),
-            "cd" | "pushd" | "popd" => self.changes_dir = true,
+            "cd" | "pushd" | "popd" => {
+                self.changes_dir = true;
+                // The directory entered is itself touched: `cd ~/.axtary && cat node.key`
+                // must be seen as reaching into Axtary's home.
+                for target in operands(rest, &[]) {
+                    self.read(target);
+                }
+            }
             "cp" | "mv" | "install" | "ln" => self.copy(name, rest),
             "chmod" | "chown" | "chgrp" => {
                 let with_reference = rest
