@@ -85,12 +85,12 @@ fn plain_commands_and_lists() {
         ),
         (
             "(cd sub && cat x)",
-            "programs: cd cat | read: x | changes_dir",
+            "programs: cd cat | read: sub x | changes_dir",
         ),
         ("{ cat a; cat b; }", "programs: cat | read: a b"),
         (
             "cd foo && cat ../.env",
-            "programs: cd cat | read: ../.env | changes_dir",
+            "programs: cd cat | read: foo ../.env | changes_dir",
         ),
         ("FOO=1 cat .env", "programs: cat | read: .env"),
         ("FOO=1", "programs:"),
