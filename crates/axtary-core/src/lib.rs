@@ -10,6 +10,7 @@ pub mod decision;
 pub mod facts;
 pub mod json;
 pub mod normalize;
+pub mod pass;
 pub mod policy;
 
 pub use action::{Action, ActionHash, ActionRequest};
