@@ -9,6 +9,7 @@ pub mod action;
 pub mod decision;
 pub mod facts;
 pub mod json;
+pub mod merkle;
 pub mod normalize;
 pub mod pass;
 pub mod policy;
