@@ -71,7 +71,7 @@ fn split_point(n: u64) -> u64 {
 /// The hash of leaves `[start, end)` (`end > start`).
 pub fn subtree_hash<T: TreeHashes>(tree: &T, start: u64, end: u64) -> Result<Hash, T::Error> {
     let n = end - start;
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return tree.node(n.trailing_zeros(), start / n);
     }
     let k = split_point(n);
