@@ -12,6 +12,8 @@ use crate::policy::{ApprovalMode, Approvers, Effect, INVALID_INPUT, Policy, Verd
 
 /// Rule id of every decision made without a loaded policy.
 pub const INVALID_POLICY: &str = "builtin:invalid-policy";
+/// Rule id of a decision that could not be written to the ledger.
+pub const LEDGER_UNAVAILABLE: &str = "builtin:ledger-unavailable";
 
 /// A decision on one action. (contract: DESIGN.md §3)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -27,6 +29,9 @@ pub struct Decision {
     pub action_hash: Option<ActionHash>,
     /// `null` only when no policy was loaded.
     pub policy_hash: Option<ActionHash>,
+    /// Sequence number of the ledger entry that recorded this decision, once recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger_seq: Option<u64>,
 }
 
 impl Decision {
@@ -43,6 +48,21 @@ impl Decision {
             approval_mode: v.approval_mode,
             action_hash,
             policy_hash,
+            ledger_seq: None,
+        }
+    }
+
+    /// The deny for an action whose decision could not be recorded (record before effect).
+    pub fn unrecorded(&self, why: &str) -> Self {
+        Decision {
+            effect: Effect::Deny,
+            rule: LEDGER_UNAVAILABLE.to_owned(),
+            reason: format!("the decision could not be recorded, so nothing may run: {why}"),
+            approvers: None,
+            approval_mode: None,
+            action_hash: self.action_hash,
+            policy_hash: self.policy_hash,
+            ledger_seq: None,
         }
     }
 
@@ -80,6 +100,8 @@ pub struct Decided {
     pub action: Option<Action>,
     /// Why the request was invalid, when it was.
     pub input_error: Option<InputError>,
+    /// The request's `context`, when the request was readable.
+    pub context: Option<serde_json::Value>,
 }
 
 /// Decides on a request given as bytes. Total: every failure is a deny.
@@ -107,9 +129,13 @@ pub fn decide_request(
                 decision,
                 action: Some(action),
                 input_error: None,
+                context: req.context.clone(),
             }
         }
-        Err(e) => invalid(e.to_string(), e.hint(), policy),
+        Err(e) => Decided {
+            context: req.context.clone(),
+            ..invalid(e.to_string(), e.hint(), policy)
+        },
     }
 }
 
@@ -131,5 +157,6 @@ fn invalid(message: String, hint: Option<&'static str>, policy: Result<&Policy, 
         decision,
         action: None,
         input_error: Some(InputError { message, hint }),
+        context: None,
     }
 }

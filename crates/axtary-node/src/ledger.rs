@@ -40,6 +40,9 @@ pub struct LedgerOptions {
     pub checkpoint_every: u64,
     /// Sign a checkpoint when the newest one is older than this and entries were added.
     pub checkpoint_interval: Duration,
+    /// Sign a checkpoint when the ledger is closed (the daemon does; one-shot CLI commands rely
+    /// on the interval instead, so each invocation does not sign one).
+    pub checkpoint_on_close: bool,
 }
 
 impl Default for LedgerOptions {
@@ -49,6 +52,7 @@ impl Default for LedgerOptions {
             max_wait: Duration::from_millis(2),
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(5),
+            checkpoint_on_close: true,
         }
     }
 }
@@ -101,6 +105,7 @@ struct Inner {
     writer: Mutex<Option<JoinHandle<()>>>,
     path: PathBuf,
     origin: String,
+    checkpoint_on_close: bool,
 }
 
 const SCHEMA: &str = "
@@ -170,14 +175,13 @@ impl Ledger {
             }
         }
         let (tx, rx) = mpsc::channel();
+        let checkpoint_on_close = options.checkpoint_on_close;
         let mut writer = Writer {
             conn,
             key,
             options,
             origin: origin.to_owned(),
             frontier: HashMap::new(),
-            since_checkpoint: 0,
-            last_checkpoint: Instant::now(),
         };
         let handle = std::thread::Builder::new()
             .name("axtary-ledger".into())
@@ -189,6 +193,7 @@ impl Ledger {
                 writer: Mutex::new(Some(handle)),
                 path: path.to_path_buf(),
                 origin: origin.to_owned(),
+                checkpoint_on_close,
             }),
         })
     }
@@ -232,9 +237,14 @@ impl Ledger {
         wait.recv().map_err(|_| LedgerError::Closed)?
     }
 
-    /// Flushes, writes a final checkpoint and stops the writer.
+    /// Flushes, writes a final checkpoint (if [`LedgerOptions::checkpoint_on_close`]) and stops
+    /// the writer.
     pub fn close(&self) -> Result<(), LedgerError> {
-        let result = self.checkpoint().map(|_| ());
+        let result = if self.inner.checkpoint_on_close {
+            self.checkpoint().map(|_| ())
+        } else {
+            Ok(())
+        };
         if let Ok(mut tx) = self.inner.tx.lock() {
             tx.take();
         }
@@ -253,8 +263,6 @@ struct Writer {
     /// Full-subtree hashes on the right edge of the tree that later appends will need, valid
     /// for the tree size they were computed at.
     frontier: HashMap<(u32, u64), Hash>,
-    since_checkpoint: u64,
-    last_checkpoint: Instant,
 }
 
 type Pending = (EntryKind, Value, SyncSender<Result<Appended, LedgerError>>);
@@ -280,16 +288,16 @@ impl Writer {
                     break;
                 }
             }
+            let mut size = None;
             if !batch.is_empty() {
-                let n = batch.len() as u64;
                 let entries: Vec<(EntryKind, Value)> =
                     batch.iter().map(|(k, b, _)| (*k, b.clone())).collect();
                 match self.write_batch(&entries) {
                     Ok(appended) => {
+                        size = appended.last().map(|a| a.seq);
                         for ((_, _, reply), a) in batch.into_iter().zip(appended) {
                             let _ = reply.send(Ok(a));
                         }
-                        self.since_checkpoint += n;
                     }
                     Err(e) => {
                         // Nothing of the batch is acknowledged; the in-memory frontier may be
@@ -301,9 +309,8 @@ impl Writer {
                     }
                 }
             }
-            let due = self.since_checkpoint >= self.options.checkpoint_every
-                || (self.since_checkpoint > 0
-                    && self.last_checkpoint.elapsed() >= self.options.checkpoint_interval);
+            // A failing check for due checkpoints only delays the next one.
+            let due = size.is_some_and(|size| self.checkpoint_due(size).unwrap_or(false));
             if !checkpoint_replies.is_empty() || due {
                 let result = self.sign_checkpoint();
                 for reply in checkpoint_replies {
@@ -376,6 +383,28 @@ impl Writer {
         Ok(out)
     }
 
+    /// Whether the log at `size` entries is due a checkpoint: enough new entries, or new
+    /// entries and an old newest checkpoint. Read from the database, so processes sharing the
+    /// ledger share the schedule.
+    fn checkpoint_due(&self, size: u64) -> Result<bool, LedgerError> {
+        let last: Option<(i64, i64)> = self
+            .conn
+            .query_row(
+                "SELECT size, ts FROM checkpoints ORDER BY size DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (last_size, last_ts) = last.map_or((0, 0), |(s, t)| (u64::try_from(s).unwrap_or(0), t));
+        let age_ms = now_ms().saturating_sub(last_ts);
+        let interval_ms =
+            i64::try_from(self.options.checkpoint_interval.as_millis()).unwrap_or(i64::MAX);
+        Ok(
+            size.saturating_sub(last_size) >= self.options.checkpoint_every
+                || (size > last_size && age_ms >= interval_ms),
+        )
+    }
+
     fn sign_checkpoint(&mut self) -> Result<Option<String>, LedgerError> {
         let tx = self
             .conn
@@ -391,8 +420,6 @@ impl Writer {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        self.since_checkpoint = 0;
-        self.last_checkpoint = Instant::now();
         if size == 0
             || last
                 .as_ref()

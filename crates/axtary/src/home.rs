@@ -2,7 +2,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -14,6 +14,8 @@ pub const STARTER_POLICY: &str = include_str!("starter-policy.yaml");
 const CONFIG_TEMPLATE: &str = "\
 # Axtary node configuration. See README.md.
 version: 1
+# This node's name: the ledger's origin is `axtary/<node>/v1`.
+node: {node}
 # Policy file, relative to this directory.
 policy: policy.yaml
 limits:
@@ -59,6 +61,10 @@ impl Home {
         self.root.join("node.key")
     }
 
+    pub fn ledger_path(&self) -> PathBuf {
+        self.root.join("ledger.db")
+    }
+
     /// The policy file named by the config (default `policy.yaml`).
     pub fn policy_path(&self, config: &Config) -> PathBuf {
         self.root.join(&config.policy)
@@ -91,6 +97,9 @@ impl Home {
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub version: u32,
+    /// This node's name, part of the ledger's origin.
+    #[serde(default = "default_node")]
+    pub node: String,
     #[serde(default = "default_policy")]
     pub policy: String,
     #[serde(default)]
@@ -101,10 +110,15 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             version: 1,
+            node: default_node(),
             policy: default_policy(),
             limits: ConfigLimits::default(),
         }
     }
+}
+
+fn default_node() -> String {
+    "local".to_owned()
 }
 
 fn default_policy() -> String {
@@ -147,9 +161,8 @@ pub enum Created {
 
 /// Creates `dir` (0700) if missing.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
-    fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("cannot set permissions on `{}`", dir.display()))
+    axtary_node::keys::ensure_private_dir(dir)
+        .with_context(|| format!("cannot create `{}`", dir.display()))
 }
 
 /// Writes `contents` to a new file with `mode`; keeps an existing file untouched.
@@ -170,9 +183,9 @@ pub fn create_file(path: &Path, contents: &[u8], mode: u32) -> Result<Created> {
     Ok(Created::New)
 }
 
-/// The config template written by `init`.
-pub fn config_template() -> &'static str {
-    CONFIG_TEMPLATE
+/// The config written by `init` for a node named `node`.
+pub fn config_template(node: &str) -> String {
+    CONFIG_TEMPLATE.replace("{node}", node)
 }
 
 /// Reads the user's home directory for `~/` in paths.

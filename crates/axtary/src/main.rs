@@ -4,6 +4,7 @@
 mod cmd;
 mod exit;
 mod home;
+mod node;
 mod output;
 mod policy_file;
 mod request;

@@ -4,13 +4,15 @@ use std::path::Path;
 
 use anyhow::Result;
 use axtary_core::decision::{Decided, Decision, InputError, decide_bytes};
+use axtary_core::ledger::EntryKind;
 use axtary_core::normalize::NormalizeOptions;
 use axtary_core::policy::Effect;
+use axtary_node::record;
 
 use crate::exit::Exit;
 use crate::home::{self, Home};
 use crate::output::{self, Format};
-use crate::{policy_file, request};
+use crate::{node, policy_file, request};
 
 pub fn run(home: &Home, policy_flag: Option<&Path>, format: Format) -> Result<Exit> {
     // Fail closed: a broken config still yields a printed deny, not just an error.
@@ -44,8 +46,25 @@ pub fn run(home: &Home, policy_flag: Option<&Path>, format: Format) -> Result<Ex
                 message,
                 hint: None,
             }),
+            context: None,
         },
     };
+
+    // Record before answering: an allow that cannot be recorded becomes a deny.
+    let mut decided = decided;
+    let mut unrecorded = false;
+    match record(home, &decided) {
+        Ok(seq) => decided.decision.ledger_seq = Some(seq),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if decided.decision.effect != Effect::Deny {
+                decided.decision = decided.decision.unrecorded(&format!("{e:#}"));
+                unrecorded = true;
+            } else {
+                eprintln!("warning: this deny was not recorded in the ledger");
+            }
+        }
+    }
 
     if let Err(failure) = &loaded {
         eprint!("{}", failure.details);
@@ -57,11 +76,22 @@ pub fn run(home: &Home, policy_flag: Option<&Path>, format: Format) -> Result<Ex
         }
     }
     print(&decided.decision, format)?;
-    Ok(if loaded.is_err() || decided.input_error.is_some() {
+    Ok(if unrecorded {
+        Exit::Error
+    } else if loaded.is_err() || decided.input_error.is_some() {
         Exit::Invalid
     } else {
         exit_for(decided.decision.effect)
     })
+}
+
+/// Appends the decision to the ledger; returns its sequence number once durable.
+fn record(home: &Home, decided: &Decided) -> Result<u64> {
+    let ledger = node::open_ledger(home)?;
+    let body = record::decision_body(decided, "cli", decided.context.as_ref());
+    let appended = ledger.append(EntryKind::Decision, body);
+    ledger.close()?;
+    Ok(appended?.seq)
 }
 
 pub fn exit_for(effect: Effect) -> Exit {

@@ -1,37 +1,51 @@
-//! `axtary init`: create the home directory with a node key, config and starter policy.
+//! `axtary init`: create the home directory with a node key, config, starter policy and ledger.
 
 use anyhow::{Context, Result};
-use ed25519_dalek::SigningKey;
-use zeroize::Zeroizing;
+use axtary_node::keys;
 
 use crate::exit::Exit;
 use crate::home::{self, Created, Home};
+use crate::node;
 use crate::output::{self, Format};
 
 pub fn run(home: &Home, format: Format) -> Result<Exit> {
     home::ensure_private_dir(home.root())?;
-    let key = create_key(home)?;
+    let key = if keys::create_node_key(&home.key_path()).context("cannot create the node key")? {
+        Created::New
+    } else {
+        Created::Kept
+    };
+    let node_key = keys::load_node_key(&home.key_path())?;
+    let node_name = format!("node-{}", node_key.key_id().get(..8).unwrap_or("local"));
     let config = home::create_file(
         &home.config_path(),
-        home::config_template().as_bytes(),
+        home::config_template(&node_name).as_bytes(),
         0o600,
     )?;
     let policy_path = home.policy_path(&home.config()?);
     let policy = home::create_file(&policy_path, home::STARTER_POLICY.as_bytes(), 0o600)?;
+    let ledger_existed = home.ledger_path().exists();
+    node::open_ledger(home)?.close()?;
+    let ledger = if ledger_existed {
+        Created::Kept
+    } else {
+        Created::New
+    };
     let report = [
         ("node key", home.key_path(), key),
         ("config", home.config_path(), config),
         ("policy", policy_path, policy),
+        ("ledger", home.ledger_path(), ledger),
     ];
     match format {
         Format::Json => {
             let files: Vec<_> = report
                 .iter()
-                .map(|(what, path, c)| {
-                    serde_json::json!({"file": what, "path": path, "created": matches!(c, Created::New)})
-                })
+                .map(|(what, path, c)| serde_json::json!({"file": what, "path": path, "created": matches!(c, Created::New)}))
                 .collect();
-            output::print_json(&serde_json::json!({"home": home.root(), "files": files}))?;
+            output::print_json(
+                &serde_json::json!({"home": home.root(), "key_id": node_key.key_id(), "files": files}),
+            )?;
         }
         Format::Text => {
             let mut text = format!("Axtary home: {}\n", home.root().display());
@@ -43,6 +57,7 @@ pub fn run(home: &Home, format: Format) -> Result<Exit> {
                 };
                 text.push_str(&format!("  {verb} {what:<8} {}\n", path.display()));
             }
+            text.push_str(&format!("  node key id: {}\n", node_key.key_id()));
             text.push_str(
                 "\nnext:\n  axtary policy test             # run the starter policy's own tests\n  \
                  echo '{\"connector\":\"fs\",\"operation\":\"read\",\"input\":{\"path\":\"/repo/.env\"}}' | axtary decide\n",
@@ -51,23 +66,4 @@ pub fn run(home: &Home, format: Format) -> Result<Exit> {
         }
     }
     Ok(Exit::Ok)
-}
-
-/// A fresh Ed25519 node key, 0600. Kept if one exists.
-fn create_key(home: &Home) -> Result<Created> {
-    let mut seed = Zeroizing::new([0u8; 32]);
-    getrandom::fill(seed.as_mut_slice())
-        .map_err(|e| anyhow::anyhow!("cannot read the system random source: {e}"))?;
-    let key = SigningKey::from_bytes(&seed);
-    let file = Zeroizing::new(format!(
-        "axtary-node-key-v1\nalg: ed25519\nseed: {}\npublic: {}\n",
-        hex(seed.as_slice()),
-        hex(key.verifying_key().as_bytes())
-    ));
-    home::create_file(&home.key_path(), file.as_bytes(), 0o600)
-        .context("cannot create the node key")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
