@@ -86,9 +86,13 @@ impl Checkpoint {
         )
     }
 
-    /// Parses a signed note and checks that one of its signatures is by `key` under the
-    /// checkpoint's own origin. Other signatures (witness cosignatures) are ignored.
-    pub fn verify(note: &str, keys: &[VerifyingKey]) -> Result<Checkpoint, NoteError> {
+    /// Reads a signed note's checkpoint WITHOUT checking any signature (for notes signed by
+    /// keys no longer at hand, whose content is otherwise checked).
+    pub fn parse_unverified(note: &str) -> Result<Checkpoint, NoteError> {
+        Self::parse(note).map(|(cp, _, _)| cp)
+    }
+
+    fn parse(note: &str) -> Result<(Checkpoint, String, &str), NoteError> {
         let malformed = |m: &str| NoteError::Malformed(m.to_owned());
         if note.len() > 64 * 1024 {
             return Err(malformed("longer than 64 KiB"));
@@ -128,6 +132,14 @@ impl Checkpoint {
             // Extension lines are allowed by tlog-checkpoint; Axtary writes none and accepts none.
             return Err(malformed("unexpected extra lines in the checkpoint body"));
         }
+        Ok((checkpoint, body, sigs))
+    }
+
+    /// Parses a signed note and checks that one of its signatures is by `key` under the
+    /// checkpoint's own origin. Other signatures (witness cosignatures) are ignored.
+    pub fn verify(note: &str, keys: &[VerifyingKey]) -> Result<Checkpoint, NoteError> {
+        let malformed = |m: &str| NoteError::Malformed(m.to_owned());
+        let (checkpoint, body, sigs) = Self::parse(note)?;
         for line in sigs.lines() {
             let Some(rest) = line.strip_prefix("\u{2014} ") else {
                 return Err(malformed("signature lines must start with an em dash"));
