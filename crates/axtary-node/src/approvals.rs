@@ -22,8 +22,13 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use axtary_core::decision::{Decided, Decision};
+use axtary_core::ledger::EntryKind;
+use axtary_core::policy::Effect;
+use serde_json::Map;
+
 use crate::keys::{self, KeyError};
-use crate::ledger::{LedgerError, connect};
+use crate::ledger::{Ledger, LedgerError, connect};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS approvals (
@@ -537,6 +542,97 @@ pub fn random_id() -> Result<String, ApprovalError> {
     getrandom::fill(&mut bytes)
         .map_err(|e| ApprovalError::Storage(format!("random source: {e}")))?;
     Ok(format!("apr_{}", keys::encode_hex(&bytes)))
+}
+
+/// Rule id of a decision a human denied.
+pub const APPROVAL_DENIED: &str = "builtin:approval-denied";
+/// Rule id of a decision made when approval storage failed.
+pub const APPROVAL_UNAVAILABLE: &str = "builtin:approval-unavailable";
+
+/// Applies approvals to a `require_approval` decision: an approval that authorizes the exact
+/// action turns it into `allow` (consuming one use), a human denial into `deny`, and otherwise
+/// the decision names the pending request (opening one, and recording that in the ledger).
+/// Any storage failure is a deny. Decisions of other effects are left alone.
+pub fn resolve(
+    decided: &mut Decided,
+    approvals: Result<&mut Approvals, String>,
+    ledger: &Ledger,
+    ttl_ms: i64,
+    now_ms: i64,
+) {
+    let d = &mut decided.decision;
+    if d.effect != Effect::RequireApproval {
+        return;
+    }
+    let (Some(action), Some(hash)) = (&decided.action, d.action_hash) else {
+        return;
+    };
+    let fail = |d: &mut Decision, why: String| {
+        d.effect = Effect::Deny;
+        d.reason = format!("approval storage failed, so the action is denied: {why}");
+        d.rule = APPROVAL_UNAVAILABLE.to_owned();
+        d.approvers = None;
+        d.approval_mode = None;
+    };
+    let approvals = match approvals {
+        Ok(a) => a,
+        Err(why) => return fail(d, why),
+    };
+    let approvers = d.approvers.clone().unwrap_or_default();
+    let need = Requirement {
+        rule: &d.rule,
+        approvers: &approvers,
+        ttl_ms,
+    };
+    let mut fresh = None;
+    let result = approvals.authorize(action, &hash, &need, now_ms, || {
+        let id = random_id().unwrap_or_default();
+        fresh = Some(id.clone());
+        id
+    });
+    match result {
+        Err(e) => fail(d, e.to_string()),
+        Ok(Authorization::Approved { id, approvers }) => {
+            d.effect = Effect::Allow;
+            d.reason = format!("approved by {} ({id}); {}", approvers.join(", "), d.reason);
+            d.approvals = vec![id];
+            d.approval_mode = None;
+        }
+        Ok(Authorization::Denied { id, reason }) => {
+            d.effect = Effect::Deny;
+            d.rule = APPROVAL_DENIED.to_owned();
+            d.reason = reason;
+            d.approval_id = Some(id);
+            d.approvers = None;
+            d.approval_mode = None;
+        }
+        Ok(Authorization::Pending { request, note }) => {
+            if fresh.as_deref() == Some(request.id.as_str()) {
+                let mut body = Map::new();
+                body.insert("approval_id".into(), request.id.clone().into());
+                body.insert("action_hash".into(), request.action_hash.clone().into());
+                body.insert("rule".into(), request.rule.clone().into());
+                body.insert("approvers".into(), json!(request.approvers));
+                body.insert("expires_at".into(), request.expires_ms.into());
+                crate::record::insert_action(&mut body, action);
+                if let Err(e) = ledger.append(EntryKind::ApprovalRequested, Value::Object(body)) {
+                    return fail(d, e.to_string());
+                }
+            }
+            let have = request.valid_approvals().len();
+            d.reason = format!(
+                "{} (approval {} needs {} of {} from `{}`; a human runs `axtary approvals approve {}`{})",
+                d.reason,
+                request.id,
+                request.approvers.count.saturating_sub(have as u32),
+                request.approvers.count,
+                request.approvers.group,
+                request.id,
+                note.map(|n| format!("; {n}")).unwrap_or_default()
+            );
+            d.approval_id = Some(request.id.clone());
+        }
+    }
 }
 
 #[cfg(test)]
