@@ -53,6 +53,15 @@ enum Command {
     /// Check, test and explain policies
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Verify, export, prove and read the tamper-evident ledger
+    #[command(subcommand)]
+    Ledger(cmd::ledger::LedgerCommand),
+    /// Show or rotate the node's signing key
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCommand),
+    /// Inspect and verify ActionPasses
+    #[command(subcommand)]
+    Pass(cmd::pass::PassCommand),
 }
 
 #[derive(Subcommand)]
@@ -101,6 +110,9 @@ fn main() -> ExitCode {
             policy,
             format,
         }) => cmd::policy::explain(&home, policy.as_deref(), &action, format),
+        Command::Ledger(c) => cmd::ledger::run(&home, &c),
+        Command::Keys(c) => cmd::keys::run(&home, &c),
+        Command::Pass(c) => cmd::pass::run(&home, &c),
     });
     match result {
         Ok(exit) => exit.into(),
