@@ -62,6 +62,34 @@ pub fn verifier_key(name: &str, key: &VerifyingKey) -> String {
     )
 }
 
+/// Parses a C2SP `vkey` string written by [`verifier_key`]: returns the key name and the
+/// Ed25519 public key, after checking that the key id is the one the name and key imply.
+pub fn parse_verifier_key(vkey: &str) -> Result<(String, VerifyingKey), NoteError> {
+    let malformed = |m: &str| NoteError::Malformed(format!("verifier key: {m}"));
+    let mut parts = vkey.trim().splitn(3, '+');
+    let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(malformed("expected `name+keyid+base64key`"));
+    };
+    if name.is_empty() {
+        return Err(malformed("empty key name"));
+    }
+    let raw = STANDARD
+        .decode(b64)
+        .map_err(|_| malformed("key is not base64"))?;
+    let Some((&0x01, key)) = raw.split_first() else {
+        return Err(malformed("not an Ed25519 key (type 0x01)"));
+    };
+    let key: [u8; 32] = key
+        .try_into()
+        .map_err(|_| malformed("an Ed25519 key is 32 bytes"))?;
+    let key = VerifyingKey::from_bytes(&key).map_err(|_| malformed("not a valid Ed25519 key"))?;
+    let expected = format!("{:08x}", u32::from_be_bytes(note_key_id(name, &key)));
+    if id != expected {
+        return Err(malformed("key id does not match the name and key"));
+    }
+    Ok((name.to_owned(), key))
+}
+
 impl Checkpoint {
     /// The note body: origin, size and base64 root, each on its own line.
     pub fn body(&self) -> String {
@@ -219,6 +247,21 @@ mod tests {
                 Checkpoint::verify(bad, &[key.verifying_key()]).is_err(),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn verifier_keys_round_trip() {
+        let key = NodeKey::from_seed(&[1; 32]).verifying_key();
+        let vkey = verifier_key("axtary/laptop/v1", &key);
+        assert_eq!(
+            parse_verifier_key(&vkey),
+            Ok(("axtary/laptop/v1".to_owned(), key))
+        );
+        let renamed = vkey.replacen("laptop", "desktop", 1);
+        assert!(parse_verifier_key(&renamed).is_err());
+        for bad in ["", "a+b", "a+00000000+AAAA", "+00000000+AQ=="] {
+            assert!(parse_verifier_key(bad).is_err(), "{bad:?}");
         }
     }
 

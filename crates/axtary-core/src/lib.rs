@@ -8,6 +8,7 @@
 pub mod action;
 pub mod checkpoint;
 pub mod decision;
+pub mod export;
 pub mod facts;
 pub mod json;
 pub mod ledger;

@@ -589,6 +589,9 @@ fn read_node(conn: &Connection, level: u32, index: u64) -> Result<Hash, LedgerEr
     })
 }
 
+/// How often [`Reader::verify_entries`] and bundle reads and writes report progress, in entries.
+pub const PROGRESS_EVERY: u64 = 65_536;
+
 /// Read access to a ledger file (also while another process writes it).
 pub struct Reader {
     conn: Connection,
@@ -698,21 +701,40 @@ impl Reader {
         deep: bool,
     ) -> Result<Result<Verified, VerifyError>, LedgerError> {
         let origin = self.origin()?.unwrap_or_default();
+        Ok(match self.verify_entries(deep, |_| {})? {
+            Ok(verifier) => verifier.finish(&origin, &self.checkpoints()?, pinned, keys),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// The entry half of [`Reader::verify`]: pushes every stored entry through a [`Verifier`]
+    /// (checking stored hashes too) and returns it, ready for [`Verifier::finish`], or the
+    /// first bad entry. `progress` is called with the number of entries checked so far every
+    /// [`PROGRESS_EVERY`] entries.
+    pub fn verify_entries(
+        &self,
+        deep: bool,
+        mut progress: impl FnMut(u64),
+    ) -> Result<Result<Verifier, VerifyError>, LedgerError> {
         let mut verifier = Verifier::new(deep);
         let mut failure = None;
-        self.for_each(1, |e| {
-            if failure.is_none() {
-                let stored: Option<Hash> = e.hash.as_slice().try_into().ok();
-                if let Err(err) = verifier.push(&e.bytes, Some(&stored.unwrap_or([0xff; 32]))) {
-                    failure = Some(err);
-                }
+        // Stop reading at the first failure: the error names it, and nothing after it matters.
+        let read = self.for_each(1, |e| {
+            let stored: Option<Hash> = e.hash.as_slice().try_into().ok();
+            if let Err(err) = verifier.push(&e.bytes, Some(&stored.unwrap_or([0xff; 32]))) {
+                failure = Some(err);
+                return Err(LedgerError::Inconsistent(String::new()));
+            }
+            if verifier.size().is_multiple_of(PROGRESS_EVERY) {
+                progress(verifier.size());
             }
             Ok(())
-        })?;
+        });
         if let Some(f) = failure {
             return Ok(Err(f));
         }
-        Ok(verifier.finish(&origin, &self.checkpoints()?, pinned, keys))
+        read?;
+        Ok(Ok(verifier))
     }
 }
 

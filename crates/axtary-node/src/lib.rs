@@ -2,6 +2,8 @@
 //! pipeline and the surfaces built on it. Everything with I/O that the pure core leaves out.
 
 pub mod approvals;
+pub mod bundle;
 pub mod keys;
 pub mod ledger;
+pub mod passes;
 pub mod record;

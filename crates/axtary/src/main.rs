@@ -56,6 +56,15 @@ enum Command {
     /// Review, approve and deny actions that need a human
     #[command(subcommand)]
     Approvals(ApprovalsCommand),
+    /// Verify, export, prove and read the tamper-evident ledger
+    #[command(subcommand)]
+    Ledger(cmd::ledger::LedgerCommand),
+    /// Show or rotate the node's signing key
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCommand),
+    /// Inspect and verify ActionPasses
+    #[command(subcommand)]
+    Pass(cmd::pass::PassCommand),
 }
 
 #[derive(Subcommand)]
@@ -155,6 +164,9 @@ fn main() -> ExitCode {
             reason,
             as_name,
         }) => cmd::approvals::deny(&home, &id, as_name, &reason),
+        Command::Ledger(c) => cmd::ledger::run(&home, &c),
+        Command::Keys(c) => cmd::keys::run(&home, &c),
+        Command::Pass(c) => cmd::pass::run(&home, &c),
     });
     match result {
         Ok(exit) => exit.into(),

@@ -3,5 +3,8 @@
 pub mod approvals;
 pub mod decide;
 pub mod init;
+pub mod keys;
+pub mod ledger;
 pub mod normalize;
+pub mod pass;
 pub mod policy;
