@@ -348,6 +348,9 @@ struct Cx {
     resources: GlobPool,
     agents: GlobPool,
     all_paths: Vec<Vec<u32>>,
+    /// Every rule id written, valid rule or not, with its span (for duplicate ids and for
+    /// checking the rules tests expect).
+    ids: Vec<(String, Span)>,
 }
 
 /// The entries of a mapping that passed the key checks.
@@ -580,7 +583,11 @@ impl Cx {
             Some(Node {
                 value: Value::Null,
                 span,
-            }) => self.warn(*span, "`rules` is empty; every action will be denied", None),
+            }) => self.warn(
+                top.key_span("rules").unwrap_or(*span),
+                "`rules` is empty; every action will be denied",
+                None,
+            ),
             Some(Node {
                 value: Value::Seq(items),
                 span,
@@ -596,9 +603,10 @@ impl Cx {
             }
             Some(other) => self.type_error(other, "`rules`", "a list of rules"),
         }
-        self.duplicate_ids(&rules);
+        self.duplicate_ids();
         self.shadowing(&rules);
-        let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+        let ids: Vec<String> = self.ids.iter().map(|(id, _)| id.clone()).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         let mut tests = Vec::new();
         match top.get("tests") {
             None
@@ -679,6 +687,7 @@ impl Cx {
         let id = id_node.and_then(|n| self.string(n, "rule `id`"));
         let id_span = id_node.map_or(node.span, |n| n.span);
         if let Some(id) = id {
+            self.ids.push((id.to_owned(), id_span));
             if !valid_rule_id(id) {
                 self.error(id_span, format!("invalid rule id `{id}`"))
                     .hint = Some("rule ids are 1 to 128 of lower-case letters, digits, `_`, `.` and `-`, starting with a letter or digit".into());
@@ -971,19 +980,20 @@ impl Cx {
         ok.then_some(out)
     }
 
-    fn duplicate_ids(&mut self, rules: &[Rule]) {
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        for r in rules {
-            if let Some(first) = seen.get(r.id.as_str()) {
+    fn duplicate_ids(&mut self) {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let ids = std::mem::take(&mut self.ids);
+        for (id, span) in &ids {
+            if let Some(first) = seen.get(id) {
                 let first = *first;
-                self.error(r.id_span, format!("duplicate rule id `{}`", r.id))
-                    .hint = Some(format!(
+                self.error(*span, format!("duplicate rule id `{id}`")).hint = Some(format!(
                     "rule ids must be unique; first used at line {first}"
                 ));
             } else {
-                seen.insert(&r.id, r.id_span.line);
+                seen.insert(id.clone(), span.line);
             }
         }
+        self.ids = ids;
     }
 
     /// Warns about a rule that can never change a decision: another rule with a strictly
@@ -1508,7 +1518,10 @@ impl Cx {
     }
 
     fn test_request(&mut self, node: &Node) -> Option<ActionRequest> {
-        self.fields(node, "a test `request`", Some(REQUEST_FIELDS))?;
+        let f = self.fields(node, "a test `request`", Some(REQUEST_FIELDS))?;
+        if f.entries.len() != map_len(node) {
+            return None;
+        }
         let value = self.json(node)?;
         if let Err(e) = json::check_value(&value, Limits::default()) {
             self.error(node.span, format!("invalid test request: {e}"));
