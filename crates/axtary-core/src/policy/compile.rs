@@ -263,8 +263,14 @@ pub(crate) struct Matcher {
     pub by_connector: HashMap<String, Vec<u32>>,
     /// Rules with no connector field or a wildcard connector pattern, ascending.
     pub wildcard: Vec<u32>,
-    /// Every `any_path` / `all_paths` glob of every rule.
-    pub path_globs: GlobSet,
+    /// Every `any_path` / `all_paths` glob of every rule (used by `explain`, which looks at
+    /// every rule whatever the connector).
+    pub path_all: PathSet,
+    /// Per exact connector name: only the path globs of the rules that can apply to it. The
+    /// hot path matches each path against this smaller set.
+    pub path_by_connector: HashMap<String, PathSet>,
+    /// For connectors not in `path_by_connector`: the globs of the wildcard rules.
+    pub path_other: PathSet,
     pub path_glob_count: usize,
     /// The glob indices of each `all_paths` condition, by slot.
     pub all_paths: Vec<Vec<u32>>,
@@ -288,6 +294,33 @@ impl Matcher {
                 approval_mode: r.approval_mode,
             })
             .collect()
+    }
+}
+
+/// A glob set over a subset of the path globs, and the global index of each of its globs
+/// (ascending, so mapped match lists stay sorted).
+#[derive(Debug)]
+pub(crate) struct PathSet {
+    pub set: GlobSet,
+    pub global: Vec<u32>,
+}
+
+impl Matcher {
+    /// The path globs the hot path matches for `connector`.
+    pub fn path_set(&self, connector: &str) -> &PathSet {
+        self.path_by_connector
+            .get(connector)
+            .unwrap_or(&self.path_other)
+    }
+}
+
+/// The global path glob indices a condition refers to.
+fn cond_path_globs(c: &Cond, out: &mut Vec<u32>) {
+    match c {
+        Cond::AnyPath(g) | Cond::AllPaths { globs: g, .. } => out.extend(&g.idx),
+        Cond::Any(cs) | Cond::All(cs) => cs.iter().for_each(|c| cond_path_globs(c, out)),
+        Cond::Not(c) => cond_path_globs(c, out),
+        Cond::NoSecrets(_) | Cond::Fact { .. } => {}
     }
 }
 
@@ -663,8 +696,40 @@ impl Cx {
         let paths = std::mem::take(&mut self.paths);
         let resources = std::mem::take(&mut self.resources);
         let agents = std::mem::take(&mut self.agents);
+        let subset = |cx: &mut Cx, rule_idx: &mut dyn Iterator<Item = &u32>| {
+            let mut global = Vec::new();
+            for i in rule_idx {
+                if let Some(conds) = rules.get(*i as usize).and_then(|r| r.when.as_ref()) {
+                    conds.iter().for_each(|c| cond_path_globs(c, &mut global));
+                }
+            }
+            global.sort_unstable();
+            global.dedup();
+            let pool = GlobPool {
+                globs: global
+                    .iter()
+                    .filter_map(|g| paths.globs.get(*g as usize).cloned())
+                    .collect(),
+            };
+            Some(PathSet {
+                set: build(cx, &pool)?,
+                global,
+            })
+        };
+        let mut path_by_connector = HashMap::new();
+        for (name, idx) in &by_connector {
+            let set = subset(self, &mut idx.iter().chain(&wildcard))?;
+            path_by_connector.insert(name.clone(), set);
+        }
+        let path_other = subset(self, &mut wildcard.iter())?;
+        let path_all = PathSet {
+            set: build(self, &paths)?,
+            global: (0..u32::try_from(paths.globs.len()).unwrap_or(u32::MAX)).collect(),
+        };
         Some(Matcher {
-            path_globs: build(self, &paths)?,
+            path_all,
+            path_by_connector,
+            path_other,
             path_glob_count: paths.globs.len(),
             all_paths: std::mem::take(&mut self.all_paths),
             resource_globs: build(self, &resources)?,

@@ -1609,3 +1609,82 @@ fn random_mutations_never_panic_load() {
     // The mutations must leave a fair share loadable, or the test exercises only the parser.
     assert!(loaded > 200, "only {loaded} mutants loaded");
 }
+
+// ---- documentation stays in sync ------------------------------------------------------------
+
+const DOC: &str = include_str!("../../../../docs/policy.md");
+
+#[test]
+fn docs_worked_example_loads_passes_and_decides_as_documented() {
+    let start = DOC.find("```yaml\n").unwrap() + "```yaml\n".len();
+    let example = &DOC[start..start + DOC[start..].find("```").unwrap()];
+    let loaded = Policy::load(example, &env()).unwrap();
+    assert_eq!(loaded.warnings, vec![]);
+    let report = loaded.policy.run_tests();
+    assert!(report.all_passed(), "{report:#?}");
+    let p = loaded.policy;
+    let slack = |channel: &str, mentions: &[&str]| {
+        json!({"connector": "slack", "operation": "chat.post", "resource": format!("slack:{channel}"),
+               "facts": {"channel": channel, "mentions": mentions, "secrets": []}})
+    };
+    // The table under "What this policy decides".
+    let rows: Vec<(Json, Effect, &str)> = vec![
+        (
+            json!({"facts": {"paths": ["src/lib.rs"]}}),
+            Effect::Allow,
+            "prs-to-our-repos",
+        ),
+        (
+            json!({"facts": {"paths": ["src/lib.rs", "infra/prod/db.tf"]}}),
+            Effect::RequireApproval,
+            "prod-infra-needs-two-sre",
+        ),
+        (
+            json!({"resource": "github:acme/api/forks", "facts": {"paths": ["src/lib.rs"]}}),
+            Effect::Deny,
+            DEFAULT_DENY,
+        ),
+        (slack("#eng-bots", &[]), Effect::Allow, "bots-channel-only"),
+        (
+            slack("#eng-bots", &["@here"]),
+            Effect::Deny,
+            "no-mass-mentions",
+        ),
+        (slack("#general", &[]), Effect::Deny, DEFAULT_DENY),
+        (
+            json!({"connector": "fs", "operation": "read", "resource": "fs:/home/me/proj/.env",
+                "facts": {"op": "read", "paths": [".env"], "abs_paths": ["/home/me/proj/.env"]}}),
+            Effect::Deny,
+            "no-secret-files",
+        ),
+        (
+            json!({"connector": "fs", "operation": "read", "resource": "fs:/home/u/.axtary/policy.yaml",
+                "facts": {"op": "read", "paths": ["/home/u/.axtary/policy.yaml"], "abs_paths": ["/home/u/.axtary/policy.yaml"]}}),
+            Effect::Deny,
+            "builtin:self-protect-home",
+        ),
+    ];
+    for (a, effect, rule) in rows {
+        assert_eq!(decide(&p, a.clone()), (effect, rule.to_owned()), "{a}");
+    }
+}
+
+#[test]
+fn docs_list_every_fact_and_operator() {
+    for def in crate::facts::FACTS {
+        assert!(
+            DOC.contains(&format!("| `{}` |", def.name)),
+            "docs/policy.md misses fact `{}`",
+            def.name
+        );
+    }
+    for op in super::compile::OPERATORS {
+        assert!(
+            DOC.contains(&format!("`{op}")),
+            "docs/policy.md misses operator `{op}`"
+        );
+    }
+    for id in super::builtin::IDS {
+        assert!(DOC.contains(id), "docs/policy.md misses {id}");
+    }
+}
