@@ -394,6 +394,18 @@ pub static FACTS: &[FactDef] = &[
         doc: "every program run, by base name, including in pipelines, lists, subshells, substitutions and `sh -c` strings",
     },
     FactDef {
+        name: "commands",
+        kind: List,
+        families: &[Shell],
+        doc: "every simple command as `program arg ...` after quote removal, including nested ones",
+    },
+    FactDef {
+        name: "changes_dir",
+        kind: Bool,
+        families: &[Shell],
+        doc: "the command changes directory (cd, pushd, env -C), so relative paths after it may resolve elsewhere",
+    },
+    FactDef {
         name: "paths_read",
         kind: List,
         families: &[Shell],
@@ -467,6 +479,37 @@ pub fn fact_def(name: &str) -> Option<&'static FactDef> {
     FACTS.iter().find(|f| f.name == name)
 }
 
+/// The fact reference in Markdown, as kept in `docs/facts.md`.
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "# Facts\n\n\
+         What the normalizers derive from each action, and what policy rules can match on with `fact:`,\n\
+         `any_path`/`all_paths` (over `paths` and `abs_paths`) and `no_secrets` (over `secrets`).\n\
+         This file is generated from `crates/axtary-core/src/facts.rs`; a test keeps it in sync\n\
+         (`AXTARY_BLESS=1 cargo test -p axtary-core facts` rewrites it).\n\n\
+         | fact | type | produced for | meaning |\n|---|---|---|---|\n",
+    );
+    for f in FACTS {
+        let families = if f.families.is_empty() {
+            "every connector".to_owned()
+        } else {
+            f.families
+                .iter()
+                .map(|fam| fam.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            f.name,
+            f.kind.name(),
+            families,
+            f.doc.replace('|', "\\|")
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,6 +521,20 @@ mod tests {
         let before = names.len();
         names.dedup();
         assert_eq!(before, names.len());
+    }
+
+    #[test]
+    fn docs_list_every_fact() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/facts.md");
+        let expected = reference_markdown();
+        if std::env::var_os("AXTARY_BLESS").is_some() {
+            std::fs::write(path, &expected).unwrap();
+        }
+        let actual = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            actual == expected,
+            "docs/facts.md is out of date; run `AXTARY_BLESS=1 cargo test -p axtary-core facts`"
+        );
     }
 
     #[test]

@@ -37,7 +37,9 @@ impl Default for Limits {
 /// Why a JSON document was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JsonError {
-    #[error("input is {size} bytes, over the limit of {limit} bytes")]
+    #[error(
+        "input is over the limit of {limit} bytes (set `limits.max_payload_bytes` to change it)"
+    )]
     TooLarge { size: usize, limit: usize },
     #[error("input is not valid UTF-8 (first bad byte at offset {offset})")]
     InvalidUtf8 { offset: usize },

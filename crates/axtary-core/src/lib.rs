@@ -6,9 +6,14 @@
 //! deterministic, fuzzable and auditable on its own.
 
 pub mod action;
+pub mod checkpoint;
+pub mod decision;
 pub mod facts;
 pub mod json;
+pub mod ledger;
+pub mod merkle;
 pub mod normalize;
+pub mod pass;
 pub mod policy;
 
 pub use action::{Action, ActionHash, ActionRequest};

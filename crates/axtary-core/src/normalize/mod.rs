@@ -229,11 +229,16 @@ fn shell_normalize(
     let command = input.text("command", 64 * 1024)?;
     let cwd = input.opt_abs_dir("cwd")?;
     let a = shell::analyze(command);
-    let mut resolver = paths::PathSet::new(cwd.as_deref(), opts.user_home.as_deref());
+    // After a `cd`, relative paths may be relative to another directory: keep them relative
+    // (so `**/.env`-style globs still match) instead of claiming an absolute path.
+    let base = if a.changes_dir { None } else { cwd.as_deref() };
+    let mut resolver = paths::PathSet::new(base, opts.user_home.as_deref());
     let paths_read = resolver.add_all(&a.paths_read);
     let paths_written = resolver.add_all(&a.paths_written);
     let mut facts = Facts::new();
     facts.insert("programs".into(), Fact::List(a.programs));
+    facts.insert("commands".into(), Fact::List(a.commands));
+    facts.insert("changes_dir".into(), a.changes_dir.into());
     facts.insert("paths_read".into(), Fact::List(paths_read));
     facts.insert("paths_written".into(), Fact::List(paths_written));
     let (paths, abs_paths) = resolver.finish();

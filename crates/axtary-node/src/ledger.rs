@@ -1,0 +1,811 @@
+//! The ledger store: SQLite (WAL, `synchronous=FULL`) with one writer thread and group commit.
+//!
+//! Appends from any number of threads go to one writer thread, which takes everything waiting
+//! (up to [`LedgerOptions::max_batch`] entries, waiting at most [`LedgerOptions::max_wait`] for
+//! more), writes it in one `BEGIN IMMEDIATE` transaction and commits it: one fsync per batch,
+//! not per entry. [`Ledger::append`] returns only after its batch committed, so an acknowledged
+//! entry is durable. Several processes may share one ledger file: each batch reads the chain
+//! head inside its write transaction, so writers from different processes serialize on SQLite's
+//! lock and never fork the chain.
+//!
+//! Each entry row holds the canonical bytes and the leaf hash; the `tree` table holds the hash
+//! of every full subtree (RFC 6962), written in the same transaction, so roots and proofs cost
+//! O(log n) lookups. Signed checkpoints are written every [`LedgerOptions::checkpoint_every`]
+//! entries, on demand and on close, each checked for consistency with the previous one first.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axtary_core::checkpoint::Checkpoint;
+use axtary_core::json;
+use axtary_core::ledger::{EntryKind, GENESIS_PREV, Verified, Verifier, VerifyError, entry_bytes};
+use axtary_core::merkle::{self, Hash, TreeHashes, leaf_hash, nodes_for_append};
+use axtary_core::pass::NodeKey;
+use ed25519_dalek::VerifyingKey;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde_json::Value;
+
+/// Tuning of the writer.
+#[derive(Clone, Debug)]
+pub struct LedgerOptions {
+    /// Most entries in one transaction.
+    pub max_batch: usize,
+    /// Longest wait for more entries before committing a batch.
+    pub max_wait: Duration,
+    /// Sign a checkpoint after this many new entries.
+    pub checkpoint_every: u64,
+    /// Sign a checkpoint when the newest one is older than this and entries were added.
+    pub checkpoint_interval: Duration,
+    /// Sign a checkpoint when the ledger is closed (the daemon does; one-shot CLI commands rely
+    /// on the interval instead, so each invocation does not sign one).
+    pub checkpoint_on_close: bool,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        Self {
+            max_batch: 256,
+            max_wait: Duration::from_millis(2),
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_secs(5),
+            checkpoint_on_close: true,
+        }
+    }
+}
+
+/// Why the ledger failed. Every caller on the hot path treats this as deny.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger storage error: {0}")]
+    Storage(String),
+    #[error("ledger writer has stopped")]
+    Closed,
+    #[error("ledger is inconsistent: {0}")]
+    Inconsistent(String),
+    #[error("ledger entry body is not strict JSON: {0}")]
+    Body(String),
+}
+
+impl From<rusqlite::Error> for LedgerError {
+    fn from(e: rusqlite::Error) -> Self {
+        LedgerError::Storage(e.to_string())
+    }
+}
+
+/// A durable entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: u64,
+    pub hash: Hash,
+}
+
+enum Msg {
+    Append {
+        kind: EntryKind,
+        body: Value,
+        reply: SyncSender<Result<Appended, LedgerError>>,
+    },
+    Checkpoint {
+        reply: SyncSender<Result<Option<String>, LedgerError>>,
+    },
+}
+
+/// A handle to the ledger; cheap to clone and share between threads.
+#[derive(Clone)]
+pub struct Ledger {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    tx: Mutex<Option<Sender<Msg>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    path: PathBuf,
+    origin: String,
+    checkpoint_on_close: bool,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    bytes BLOB NOT NULL,
+    hash BLOB NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS entries_kind ON entries (kind);
+CREATE TABLE IF NOT EXISTS tree (
+    level INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) STRICT, WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, ts INTEGER NOT NULL) STRICT;
+";
+
+/// Opens a connection with the settings every ledger connection uses.
+pub fn connect(path: &Path) -> Result<Connection, LedgerError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Ledger {
+    /// Opens (creating if needed) the ledger at `path` for the log named `origin`, signing
+    /// checkpoints with `key`.
+    pub fn open(
+        path: &Path,
+        origin: &str,
+        key: NodeKey,
+        options: LedgerOptions,
+    ) -> Result<Ledger, LedgerError> {
+        let conn = connect(path)?;
+        conn.execute_batch(SCHEMA)?;
+        let stored: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'origin'", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        match stored {
+            Some(o) if o != origin => {
+                return Err(LedgerError::Inconsistent(format!(
+                    "ledger belongs to `{o}`, not `{origin}` (was config.yaml's node name changed?)"
+                )));
+            }
+            Some(_) => {}
+            None => {
+                conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('origin', ?1)",
+                    [origin],
+                )?;
+            }
+        }
+        let (tx, rx) = mpsc::channel();
+        let checkpoint_on_close = options.checkpoint_on_close;
+        let mut writer = Writer {
+            conn,
+            key,
+            options,
+            origin: origin.to_owned(),
+            frontier: HashMap::new(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("axtary-ledger".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| LedgerError::Storage(format!("cannot start the ledger writer: {e}")))?;
+        Ok(Ledger {
+            inner: Arc::new(Inner {
+                tx: Mutex::new(Some(tx)),
+                writer: Mutex::new(Some(handle)),
+                path: path.to_path_buf(),
+                origin: origin.to_owned(),
+                checkpoint_on_close,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.inner.origin
+    }
+
+    fn send(&self, msg: Msg) -> Result<(), LedgerError> {
+        let guard = self.inner.tx.lock().map_err(|_| LedgerError::Closed)?;
+        guard
+            .as_ref()
+            .ok_or(LedgerError::Closed)?
+            .send(msg)
+            .map_err(|_| LedgerError::Closed)
+    }
+
+    /// Appends one entry and returns once it is durable.
+    pub fn append(&self, kind: EntryKind, body: Value) -> Result<Appended, LedgerError> {
+        json::check_value(
+            &body,
+            json::Limits {
+                max_bytes: usize::MAX,
+                max_depth: 64,
+            },
+        )
+        .map_err(|e| LedgerError::Body(e.to_string()))?;
+        let (reply, wait) = mpsc::sync_channel(1);
+        self.send(Msg::Append { kind, body, reply })?;
+        wait.recv().map_err(|_| LedgerError::Closed)?
+    }
+
+    /// Signs a checkpoint now if entries were added since the last one; returns the note.
+    pub fn checkpoint(&self) -> Result<Option<String>, LedgerError> {
+        let (reply, wait) = mpsc::sync_channel(1);
+        self.send(Msg::Checkpoint { reply })?;
+        wait.recv().map_err(|_| LedgerError::Closed)?
+    }
+
+    /// Flushes, writes a final checkpoint (if [`LedgerOptions::checkpoint_on_close`]) and stops
+    /// the writer.
+    pub fn close(&self) -> Result<(), LedgerError> {
+        let result = if self.inner.checkpoint_on_close {
+            self.checkpoint().map(|_| ())
+        } else {
+            Ok(())
+        };
+        if let Ok(mut tx) = self.inner.tx.lock() {
+            tx.take();
+        }
+        if let Some(handle) = self.inner.writer.lock().ok().and_then(|mut h| h.take()) {
+            let _ = handle.join();
+        }
+        result
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    key: NodeKey,
+    options: LedgerOptions,
+    origin: String,
+    /// Full-subtree hashes on the right edge of the tree that later appends will need, valid
+    /// for the tree size they were computed at.
+    frontier: HashMap<(u32, u64), Hash>,
+}
+
+type Pending = (EntryKind, Value, SyncSender<Result<Appended, LedgerError>>);
+
+impl Writer {
+    fn run(&mut self, rx: Receiver<Msg>) {
+        while let Ok(first) = rx.recv() {
+            let mut batch: Vec<Pending> = Vec::new();
+            let mut checkpoint_replies = Vec::new();
+            let take = |msg: Msg, batch: &mut Vec<Pending>, checkpoints: &mut Vec<_>| match msg {
+                Msg::Append { kind, body, reply } => batch.push((kind, body, reply)),
+                Msg::Checkpoint { reply } => checkpoints.push(reply),
+            };
+            take(first, &mut batch, &mut checkpoint_replies);
+            let deadline = Instant::now() + self.options.max_wait;
+            while batch.len() < self.options.max_batch {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(msg) => take(msg, &mut batch, &mut checkpoint_replies),
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                }
+                if !checkpoint_replies.is_empty() {
+                    break;
+                }
+            }
+            let mut size = None;
+            if !batch.is_empty() {
+                let entries: Vec<(EntryKind, Value)> =
+                    batch.iter().map(|(k, b, _)| (*k, b.clone())).collect();
+                match self.write_batch(&entries) {
+                    Ok(appended) => {
+                        size = appended.last().map(|a| a.seq);
+                        for ((_, _, reply), a) in batch.into_iter().zip(appended) {
+                            let _ = reply.send(Ok(a));
+                        }
+                    }
+                    Err(e) => {
+                        // Nothing of the batch is acknowledged; the in-memory frontier may be
+                        // stale, so drop it and re-read from the database next time.
+                        self.frontier.clear();
+                        for (_, _, reply) in batch {
+                            let _ = reply.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+            // A failing check for due checkpoints only delays the next one.
+            let due = size.is_some_and(|size| self.checkpoint_due(size).unwrap_or(false));
+            if !checkpoint_replies.is_empty() || due {
+                let result = self.sign_checkpoint();
+                for reply in checkpoint_replies {
+                    let _ = reply.send(result.clone());
+                }
+            }
+        }
+    }
+
+    fn write_batch(
+        &mut self,
+        entries: &[(EntryKind, Value)],
+    ) -> Result<Vec<Appended>, LedgerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let head: Option<(i64, Vec<u8>)> = tx
+            .query_row(
+                "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (mut size, mut prev) = match head {
+            Some((seq, hash)) => (
+                u64::try_from(seq)
+                    .map_err(|_| LedgerError::Inconsistent("negative sequence number".into()))?,
+                hash.try_into()
+                    .map_err(|_| LedgerError::Inconsistent("stored hash is not 32 bytes".into()))?,
+            ),
+            None => (0, GENESIS_PREV),
+        };
+        // Another process may have appended since our frontier was computed.
+        self.frontier
+            .retain(|(level, index), _| ((index + 1) << level) <= size);
+        let mut out = Vec::with_capacity(entries.len());
+        let ts = now_ms();
+        for (kind, body) in entries {
+            let seq = size + 1;
+            let bytes = entry_bytes(seq, ts, *kind, body, &prev);
+            let leaf = leaf_hash(&bytes);
+            let nodes = {
+                let view = TxTree {
+                    tx: &tx,
+                    frontier: &self.frontier,
+                };
+                nodes_for_append(&view, size, leaf)?
+            };
+            tx.execute(
+                "INSERT INTO entries (seq, ts, kind, bytes, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![seq as i64, ts, kind.as_str(), bytes, leaf.as_slice()],
+            )?;
+            for (level, index, hash) in &nodes {
+                tx.execute(
+                    "INSERT INTO tree (level, idx, hash) VALUES (?1, ?2, ?3)",
+                    params![level, *index as i64, hash.as_slice()],
+                )?;
+                // Only even-indexed nodes are ever needed again (as left siblings).
+                if index % 2 == 0 {
+                    self.frontier.insert((*level, *index), *hash);
+                } else if *index > 0 {
+                    self.frontier.remove(&(*level, index - 1));
+                }
+            }
+            out.push(Appended { seq, hash: leaf });
+            prev = leaf;
+            size = seq;
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Whether the log at `size` entries is due a checkpoint: enough new entries, or new
+    /// entries and an old newest checkpoint. Read from the database, so processes sharing the
+    /// ledger share the schedule.
+    fn checkpoint_due(&self, size: u64) -> Result<bool, LedgerError> {
+        let last: Option<(i64, i64)> = self
+            .conn
+            .query_row(
+                "SELECT size, ts FROM checkpoints ORDER BY size DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (last_size, last_ts) = last.map_or((0, 0), |(s, t)| (u64::try_from(s).unwrap_or(0), t));
+        let age_ms = now_ms().saturating_sub(last_ts);
+        let interval_ms =
+            i64::try_from(self.options.checkpoint_interval.as_millis()).unwrap_or(i64::MAX);
+        Ok(
+            size.saturating_sub(last_size) >= self.options.checkpoint_every
+                || (size > last_size && age_ms >= interval_ms),
+        )
+    }
+
+    fn sign_checkpoint(&mut self) -> Result<Option<String>, LedgerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let size: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM entries", [], |r| {
+            r.get(0)
+        })?;
+        let size = u64::try_from(size).unwrap_or(0);
+        let last: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if size == 0
+            || last
+                .as_ref()
+                .is_some_and(|(s, _)| u64::try_from(*s).unwrap_or(0) >= size)
+        {
+            return Ok(None);
+        }
+        let view = TxTree {
+            tx: &tx,
+            frontier: &HashMap::new(),
+        };
+        let root = merkle::root(&view, size)?;
+        if let Some((old_size, note)) = &last {
+            // A log must never sign a checkpoint inconsistent with one it signed before.
+            let old_size = u64::try_from(*old_size).unwrap_or(0);
+            let old = Checkpoint::verify(note, &[self.key.verifying_key()]).ok();
+            let old_root = match old {
+                Some(cp) => cp.root,
+                // Signed by a key that was rotated out: trust the stored root it names.
+                None => {
+                    Checkpoint::parse_unverified(note)
+                        .map_err(|e| {
+                            LedgerError::Inconsistent(format!(
+                                "stored checkpoint is unreadable: {e}"
+                            ))
+                        })?
+                        .root
+                }
+            };
+            let proof = merkle::consistency_proof(&view, old_size, size)?;
+            if !merkle::verify_consistency(old_size, size, &old_root, &root, &proof) {
+                return Err(LedgerError::Inconsistent(format!(
+                    "entries 1..={old_size} no longer match the checkpoint signed at that size"
+                )));
+            }
+        }
+        let note = Checkpoint {
+            origin: self.origin.clone(),
+            size,
+            root,
+        }
+        .sign(&self.key);
+        tx.execute(
+            "INSERT INTO checkpoints (size, note, ts) VALUES (?1, ?2, ?3)",
+            params![size as i64, note, now_ms()],
+        )?;
+        tx.commit()?;
+        Ok(Some(note))
+    }
+}
+
+/// Tree hashes read through a write transaction, with the writer's frontier cache in front.
+struct TxTree<'a> {
+    tx: &'a Transaction<'a>,
+    frontier: &'a HashMap<(u32, u64), Hash>,
+}
+
+impl TreeHashes for TxTree<'_> {
+    type Error = LedgerError;
+
+    fn node(&self, level: u32, index: u64) -> Result<Hash, LedgerError> {
+        if let Some(h) = self.frontier.get(&(level, index)) {
+            return Ok(*h);
+        }
+        read_node(self.tx, level, index)
+    }
+}
+
+fn read_node(conn: &Connection, level: u32, index: u64) -> Result<Hash, LedgerError> {
+    let hash: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT hash FROM tree WHERE level = ?1 AND idx = ?2")?
+        .query_row(params![level, index as i64], |r| r.get(0))
+        .optional()?;
+    hash.and_then(|h| h.try_into().ok()).ok_or_else(|| {
+        LedgerError::Inconsistent(format!("missing tree node at level {level}, index {index}"))
+    })
+}
+
+/// Read access to a ledger file (also while another process writes it).
+pub struct Reader {
+    conn: Connection,
+}
+
+/// One stored entry.
+#[derive(Clone, Debug)]
+pub struct StoredEntry {
+    pub seq: u64,
+    pub bytes: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+impl TreeHashes for Reader {
+    type Error = LedgerError;
+
+    fn node(&self, level: u32, index: u64) -> Result<Hash, LedgerError> {
+        read_node(&self.conn, level, index)
+    }
+}
+
+impl Reader {
+    pub fn open(path: &Path) -> Result<Reader, LedgerError> {
+        if !path.exists() {
+            return Err(LedgerError::Storage(format!(
+                "no ledger at `{}`",
+                path.display()
+            )));
+        }
+        let conn = connect(path)?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Reader { conn })
+    }
+
+    pub fn origin(&self) -> Result<Option<String>, LedgerError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'origin'", [], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn size(&self) -> Result<u64, LedgerError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM entries", [], |r| {
+                r.get(0)
+            })?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    pub fn entry(&self, seq: u64) -> Result<Option<StoredEntry>, LedgerError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT seq, bytes, hash FROM entries WHERE seq = ?1",
+                [seq as i64],
+                |r| {
+                    Ok(StoredEntry {
+                        seq: r.get::<_, i64>(0)? as u64,
+                        bytes: r.get(1)?,
+                        hash: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Calls `f` for every entry with `seq >= from`, in order, streaming (constant memory).
+    pub fn for_each(
+        &self,
+        from: u64,
+        mut f: impl FnMut(StoredEntry) -> Result<(), LedgerError>,
+    ) -> Result<(), LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, bytes, hash FROM entries WHERE seq >= ?1 ORDER BY seq")?;
+        let mut rows = stmt.query([from as i64])?;
+        while let Some(r) = rows.next()? {
+            f(StoredEntry {
+                seq: r.get::<_, i64>(0)? as u64,
+                bytes: r.get(1)?,
+                hash: r.get(2)?,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Every signed checkpoint, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<String>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT note FROM checkpoints ORDER BY size")?;
+        let notes = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(notes)
+    }
+
+    /// Recomputes the whole log from the stored bytes and checks it against every checkpoint
+    /// (and `pinned` ones saved elsewhere).
+    pub fn verify(
+        &self,
+        keys: &[VerifyingKey],
+        pinned: &[String],
+        deep: bool,
+    ) -> Result<Result<Verified, VerifyError>, LedgerError> {
+        let origin = self.origin()?.unwrap_or_default();
+        let mut verifier = Verifier::new(deep);
+        let mut failure = None;
+        self.for_each(1, |e| {
+            if failure.is_none() {
+                let stored: Option<Hash> = e.hash.as_slice().try_into().ok();
+                if let Err(err) = verifier.push(&e.bytes, Some(&stored.unwrap_or([0xff; 32]))) {
+                    failure = Some(err);
+                }
+            }
+            Ok(())
+        })?;
+        if let Some(f) = failure {
+            return Ok(Err(f));
+        }
+        Ok(verifier.finish(&origin, &self.checkpoints()?, pinned, keys))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use axtary_core::checkpoint::origin;
+
+    fn tmp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("axtary-ledger-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d.join("ledger.db")
+    }
+
+    fn key() -> NodeKey {
+        NodeKey::from_seed(&[5; 32])
+    }
+
+    #[test]
+    fn appends_chain_and_verify() {
+        let path = tmp("basic");
+        let ledger = Ledger::open(&path, &origin("t"), key(), LedgerOptions::default()).unwrap();
+        let a = ledger.append(EntryKind::Decision, json!({"n": 1})).unwrap();
+        let b = ledger.append(EntryKind::Decision, json!({"n": 2})).unwrap();
+        assert_eq!((a.seq, b.seq), (1, 2));
+        assert!(ledger.checkpoint().unwrap().is_some());
+        assert!(
+            ledger.checkpoint().unwrap().is_none(),
+            "no new entries, no new checkpoint"
+        );
+        ledger.close().unwrap();
+        let reader = Reader::open(&path).unwrap();
+        let verified = reader
+            .verify(&[key().verifying_key()], &[], true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(verified.entries, 2);
+        assert_eq!(verified.checkpointed, 2);
+        assert!(
+            ledger.append(EntryKind::Decision, json!({})).is_err(),
+            "closed ledgers refuse appends"
+        );
+    }
+
+    #[test]
+    fn concurrent_appends_are_batched_and_ordered() {
+        let path = tmp("concurrent");
+        let ledger = Ledger::open(
+            &path,
+            &origin("t"),
+            key(),
+            LedgerOptions {
+                checkpoint_every: 100,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let threads: Vec<_> = (0..16)
+            .map(|t| {
+                let l = ledger.clone();
+                std::thread::spawn(move || {
+                    (0..50)
+                        .map(|i| {
+                            l.append(EntryKind::Decision, json!({"t": t, "i": i}))
+                                .unwrap()
+                                .seq
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut seqs: Vec<u64> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=800).collect::<Vec<_>>());
+        ledger.close().unwrap();
+        let reader = Reader::open(&path).unwrap();
+        let verified = reader
+            .verify(&[key().verifying_key()], &[], false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(verified.entries, 800);
+        assert!(verified.checkpoints >= 8);
+    }
+
+    #[test]
+    fn two_writers_on_one_file_never_fork() {
+        let path = tmp("two-writers");
+        let a = Ledger::open(&path, &origin("t"), key(), LedgerOptions::default()).unwrap();
+        let b = Ledger::open(&path, &origin("t"), key(), LedgerOptions::default()).unwrap();
+        for i in 0..20 {
+            a.append(EntryKind::Decision, json!({"w": "a", "i": i}))
+                .unwrap();
+            b.append(EntryKind::Decision, json!({"w": "b", "i": i}))
+                .unwrap();
+        }
+        a.close().unwrap();
+        b.close().unwrap();
+        let reader = Reader::open(&path).unwrap();
+        assert_eq!(
+            reader
+                .verify(&[key().verifying_key()], &[], true)
+                .unwrap()
+                .unwrap()
+                .entries,
+            40
+        );
+    }
+
+    #[test]
+    fn tampering_is_found() {
+        let path = tmp("tamper");
+        let ledger = Ledger::open(&path, &origin("t"), key(), LedgerOptions::default()).unwrap();
+        for i in 0..10 {
+            ledger.append(EntryKind::Decision, json!({"i": i})).unwrap();
+        }
+        ledger.close().unwrap();
+        let conn = connect(&path).unwrap();
+        conn.execute("UPDATE entries SET bytes = CAST(replace(CAST(bytes AS TEXT), '\"i\":4', '\"i\":5') AS BLOB) WHERE seq = 5", []).unwrap();
+        let reader = Reader::open(&path).unwrap();
+        let err = reader
+            .verify(&[key().verifying_key()], &[], false)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err, VerifyError::BadHash { seq: 5 });
+        // Rehashing the row to hide the edit breaks the chain at the next entry instead.
+        let bytes: Vec<u8> = conn
+            .query_row("SELECT bytes FROM entries WHERE seq = 5", [], |r| r.get(0))
+            .unwrap();
+        conn.execute(
+            "UPDATE entries SET hash = ?1 WHERE seq = 5",
+            [leaf_hash(&bytes).to_vec()],
+        )
+        .unwrap();
+        let err = reader
+            .verify(&[key().verifying_key()], &[], false)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err, VerifyError::BrokenChain { seq: 6 });
+        // Truncation below the checkpoint is caught.
+        let path2 = tmp("truncate");
+        let ledger = Ledger::open(&path2, &origin("t"), key(), LedgerOptions::default()).unwrap();
+        for i in 0..10 {
+            ledger.append(EntryKind::Decision, json!({"i": i})).unwrap();
+        }
+        ledger.close().unwrap();
+        connect(&path2)
+            .unwrap()
+            .execute("DELETE FROM entries WHERE seq > 7", [])
+            .unwrap();
+        let err = Reader::open(&path2)
+            .unwrap()
+            .verify(&[key().verifying_key()], &[], false)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            VerifyError::Truncated {
+                expected: 10,
+                found: 7
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_another_origin_and_bad_bodies() {
+        let path = tmp("origin");
+        Ledger::open(&path, &origin("a"), key(), LedgerOptions::default())
+            .unwrap()
+            .close()
+            .unwrap();
+        assert!(matches!(
+            Ledger::open(&path, &origin("b"), key(), LedgerOptions::default()),
+            Err(LedgerError::Inconsistent(_))
+        ));
+        let ledger = Ledger::open(&path, &origin("a"), key(), LedgerOptions::default()).unwrap();
+        assert!(matches!(
+            ledger.append(EntryKind::Decision, json!({"n": 9007199254740993u64})),
+            Err(LedgerError::Body(_))
+        ));
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod decide;
+pub mod init;
+pub mod normalize;
+pub mod policy;

@@ -1,0 +1,194 @@
+//! Axtary's home directory: node key, config, policy.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+/// The starter policy written by `axtary init`.
+pub const STARTER_POLICY: &str = include_str!("starter-policy.yaml");
+
+const CONFIG_TEMPLATE: &str = "\
+# Axtary node configuration. See README.md.
+version: 1
+# This node's name: the ledger's origin is `axtary/<node>/v1`.
+node: {node}
+# Policy file, relative to this directory.
+policy: policy.yaml
+limits:
+  # Largest accepted action request, in bytes.
+  max_payload_bytes: 1048576
+";
+
+/// Where Axtary keeps its state.
+#[derive(Clone, Debug)]
+pub struct Home {
+    root: PathBuf,
+}
+
+impl Home {
+    /// `dir` (from `--home` or `$AXTARY_HOME`), else `~/.axtary`.
+    pub fn locate(dir: Option<PathBuf>) -> Result<Self> {
+        let root = match dir {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => {
+                let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).context(
+                    "cannot find the home directory: neither AXTARY_HOME nor HOME is set",
+                )?;
+                PathBuf::from(home).join(".axtary")
+            }
+        };
+        let root = if root.is_absolute() {
+            root
+        } else {
+            std::env::current_dir()?.join(root)
+        };
+        Ok(Self { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.root.join("config.yaml")
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.root.join("node.key")
+    }
+
+    pub fn ledger_path(&self) -> PathBuf {
+        self.root.join("ledger.db")
+    }
+
+    /// The policy file named by the config (default `policy.yaml`).
+    pub fn policy_path(&self, config: &Config) -> PathBuf {
+        self.root.join(&config.policy)
+    }
+
+    /// Reads `config.yaml`; a home without one uses the defaults.
+    pub fn config(&self) -> Result<Config> {
+        let path = self.config_path();
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read `{}`", path.display())),
+        };
+        let config: Config = serde_saphyr::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .with_context(|| format!("invalid config `{}`", path.display()))?;
+        if config.version != 1 {
+            bail!(
+                "invalid config `{}`: unsupported version {}",
+                path.display(),
+                config.version
+            );
+        }
+        Ok(config)
+    }
+}
+
+/// `config.yaml`, validated.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub version: u32,
+    /// This node's name, part of the ledger's origin.
+    #[serde(default = "default_node")]
+    pub node: String,
+    #[serde(default = "default_policy")]
+    pub policy: String,
+    #[serde(default)]
+    pub limits: ConfigLimits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            version: 1,
+            node: default_node(),
+            policy: default_policy(),
+            limits: ConfigLimits::default(),
+        }
+    }
+}
+
+fn default_node() -> String {
+    "local".to_owned()
+}
+
+fn default_policy() -> String {
+    "policy.yaml".to_owned()
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigLimits {
+    #[serde(default = "default_max_payload")]
+    pub max_payload_bytes: usize,
+}
+
+impl Default for ConfigLimits {
+    fn default() -> Self {
+        Self {
+            max_payload_bytes: default_max_payload(),
+        }
+    }
+}
+
+fn default_max_payload() -> usize {
+    1024 * 1024
+}
+
+impl Config {
+    pub fn json_limits(&self) -> axtary_core::json::Limits {
+        axtary_core::json::Limits {
+            max_bytes: self.limits.max_payload_bytes,
+            ..Default::default()
+        }
+    }
+}
+
+/// What `init` did with one file.
+pub enum Created {
+    New,
+    Kept,
+}
+
+/// Creates `dir` (0700) if missing.
+pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+    axtary_node::keys::ensure_private_dir(dir)
+        .with_context(|| format!("cannot create `{}`", dir.display()))
+}
+
+/// Writes `contents` to a new file with `mode`; keeps an existing file untouched.
+pub fn create_file(path: &Path, contents: &[u8], mode: u32) -> Result<Created> {
+    let mut file = match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(Created::Kept),
+        Err(e) => return Err(e).with_context(|| format!("cannot create `{}`", path.display())),
+    };
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write `{}`", path.display()))?;
+    Ok(Created::New)
+}
+
+/// The config written by `init` for a node named `node`.
+pub fn config_template(node: &str) -> String {
+    CONFIG_TEMPLATE.replace("{node}", node)
+}
+
+/// Reads the user's home directory for `~/` in paths.
+pub fn user_home() -> Option<String> {
+    std::env::var("HOME").ok().filter(|h| h.starts_with('/'))
+}

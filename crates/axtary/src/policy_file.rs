@@ -1,0 +1,89 @@
+//! Finding and loading the policy file, with diagnostics rendered for a terminal.
+
+use std::path::{Path, PathBuf};
+
+use axtary_core::policy::{Diagnostic, Loaded, Policy, PolicyEnv};
+
+use crate::home::{Config, Home};
+
+/// A policy file that could not be loaded; every action is denied while this is so.
+pub struct LoadFailure {
+    /// One line for the decision's reason.
+    pub summary: String,
+    /// Everything to show on stderr (rendered diagnostics, hints).
+    pub details: String,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The policy to use: `--policy` if given, else the one named by the home's config.
+pub fn path(home: &Home, config: &Config, flag: Option<&Path>) -> PathBuf {
+    match flag {
+        Some(p) => p.to_path_buf(),
+        None => home.policy_path(config),
+    }
+}
+
+pub fn env(home: &Home) -> PolicyEnv {
+    PolicyEnv {
+        axtary_home: Some(home.root().to_string_lossy().into_owned()),
+    }
+}
+
+/// Reads and compiles the policy at `path`. Warnings are returned with the policy.
+pub fn load(path: &Path, env: &PolicyEnv) -> Result<(Loaded, String), LoadFailure> {
+    let shown = path.display().to_string();
+    let source = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(LoadFailure {
+                summary: format!("no policy at `{shown}`"),
+                details: format!(
+                    "error: no policy at `{shown}`\nhint: run `axtary init` to create a starter policy, or pass `--policy FILE`\n"
+                ),
+                diagnostics: Vec::new(),
+            });
+        }
+        Err(e) => {
+            return Err(LoadFailure {
+                summary: format!("cannot read policy `{shown}`: {e}"),
+                details: format!("error: cannot read policy `{shown}`: {e}\n"),
+                diagnostics: Vec::new(),
+            });
+        }
+    };
+    let Ok(source) = String::from_utf8(source) else {
+        return Err(LoadFailure {
+            summary: format!("policy `{shown}` is not valid UTF-8"),
+            details: format!("error: policy `{shown}` is not valid UTF-8\n"),
+            diagnostics: Vec::new(),
+        });
+    };
+    match Policy::load(&source, env) {
+        Ok(loaded) => Ok((loaded, source)),
+        Err(diagnostics) => {
+            let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+            let mut details = render_all(&diagnostics, &shown, &source);
+            details.push_str(&format!("error: policy `{shown}` has {errors} error(s); every action is denied until it is fixed\n"));
+            Err(LoadFailure {
+                summary: format!(
+                    "policy `{shown}` is invalid ({errors} error(s); run `axtary policy check`)"
+                ),
+                details,
+                diagnostics,
+            })
+        }
+    }
+}
+
+/// Renders every diagnostic, separated by blank lines.
+pub fn render_all(diagnostics: &[Diagnostic], origin: &str, source: &str) -> String {
+    let mut out = String::new();
+    for d in diagnostics {
+        out.push_str(&d.render(origin, source));
+        if !out.ends_with('\n') {
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    out
+}
