@@ -350,16 +350,23 @@ pub(crate) fn compile(source: &str) -> (Option<Compiled>, Vec<Diagnostic>) {
     (compiled, diags)
 }
 
-/// Globs collected across all rules, compiled into one set at the end.
+/// Globs collected across all rules, compiled into one set at the end. Identical patterns
+/// share one index, so a glob repeated in many rules is matched once.
 #[derive(Default)]
 struct GlobPool {
     globs: Vec<Glob>,
+    index: HashMap<String, u32>,
 }
 
 impl GlobPool {
-    fn add(&mut self, glob: Glob) -> u32 {
+    fn add(&mut self, pattern: &str, glob: Glob) -> u32 {
+        if let Some(i) = self.index.get(pattern) {
+            return *i;
+        }
         self.globs.push(glob);
-        u32::try_from(self.globs.len() - 1).unwrap_or(u32::MAX)
+        let i = u32::try_from(self.globs.len() - 1).unwrap_or(u32::MAX);
+        self.index.insert(pattern.to_owned(), i);
+        i
     }
 
     fn build(&self) -> Result<GlobSet, globset::Error> {
@@ -566,9 +573,9 @@ impl Cx {
             match self.glob(s, span) {
                 Some(g) => {
                     let i = match pool {
-                        Pool::Paths => self.paths.add(g),
-                        Pool::Resources => self.resources.add(g),
-                        Pool::Agents => self.agents.add(g),
+                        Pool::Paths => self.paths.add(s, g),
+                        Pool::Resources => self.resources.add(s, g),
+                        Pool::Agents => self.agents.add(s, g),
                     };
                     idx.push(i);
                     src.push(s.to_owned());
@@ -710,6 +717,7 @@ impl Cx {
                     .iter()
                     .filter_map(|g| paths.globs.get(*g as usize).cloned())
                     .collect(),
+                index: HashMap::new(),
             };
             Some(PathSet {
                 set: build(cx, &pool)?,

@@ -1154,6 +1154,32 @@ fn path_conditions() {
 }
 
 #[test]
+fn a_glob_shared_by_several_rules_is_matched_once_but_counts_for_each() {
+    let p = load(
+        r#"version: 1
+rules:
+  - id: docs-only
+    effect: allow
+    match: {connector: github}
+    when: {all_paths: ["docs/**", "*.md"]}
+  - id: touches-docs
+    effect: require_approval
+    match: {connector: github}
+    when: {any_path: ["docs/**"], all_paths: ["docs/**", "src/**"]}
+  - id: readme
+    effect: deny
+    match: {connector: [github, fs]}
+    when: {any_path: ["*.md"]}
+"#,
+    );
+    let paths = |p: &[&str]| json!({"facts": {"paths": p}});
+    assert_eq!(decide(&p, paths(&["docs/a"])).1, "touches-docs");
+    assert_eq!(decide(&p, paths(&["docs/a", "src/b"])).1, "touches-docs");
+    assert_eq!(decide(&p, paths(&["docs/a", "README.md"])).1, "readme");
+    assert_eq!(decide(&p, paths(&["src/b"])).1, DEFAULT_DENY);
+}
+
+#[test]
 fn match_fields() {
     let cases: &[(&str, Json, bool)] = &[
         (
