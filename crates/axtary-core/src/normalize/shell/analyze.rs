@@ -263,14 +263,25 @@ impl Analyzer {
         match target {
             None => self.opaque("dynamic redirection target"),
             Some(path) if NOT_FILES.contains(&path) => {}
-            Some(path) => {
-                if read {
-                    self.paths_read.insert(path);
-                }
-                if write {
-                    self.paths_written.insert(path);
-                }
+            // Bash opens a socket for these: `echo x > /dev/tcp/host/80`.
+            Some(path) if path.starts_with("/dev/tcp/") || path.starts_with("/dev/udp/") => {
+                self.network = true
             }
+            Some(path) => self.note_path(path, read, write),
+        }
+    }
+
+    /// Records a known path. `~user/...`, `~+` and `~-` name directories that cannot be known
+    /// statically, so they make the command opaque instead of being taken as relative names.
+    fn note_path(&mut self, path: &str, read: bool, write: bool) {
+        if path.starts_with('~') && path != "~" && !path.starts_with("~/") {
+            self.opaque("`~user`, `~+` or `~-` path cannot be resolved");
+        }
+        if read {
+            self.paths_read.insert(path);
+        }
+        if write {
+            self.paths_written.insert(path);
         }
     }
 
@@ -283,14 +294,7 @@ impl Analyzer {
         match arg.v() {
             None => self.opaque("dynamic argument"),
             Some("-" | "") => {}
-            Some(path) => {
-                if read {
-                    self.paths_read.insert(path);
-                }
-                if write {
-                    self.paths_written.insert(path);
-                }
-            }
+            Some(path) => self.note_path(path, read, write),
         }
     }
 

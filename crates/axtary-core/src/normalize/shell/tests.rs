@@ -560,7 +560,7 @@ fn network_and_git() {
         ("git push origin main", "programs: git | network git_push"),
         (
             "git -C repo push -f",
-            "programs: git | network git_push force destructive",
+            "programs: git | read: repo | network git_push force destructive",
         ),
         (
             "git push origin +main",

@@ -9,6 +9,33 @@ use super::{Analyzer, Arg, base_name, display};
 
 /// The operands of `args`: everything that is not a flag, the values of `value_opts` skipped.
 /// After `--` everything is an operand.
+/// Parts of git config keys whose values git runs as commands.
+const GIT_KEYS_THAT_RUN: &[&str] = &[
+    "sshcommand",
+    "pager",
+    "alias.",
+    "fsmonitor",
+    "hookspath",
+    "editor",
+    "askpass",
+    "proxy",
+    "textconv",
+    "filter.",
+    "external",
+    "credential.helper",
+    "gpg.program",
+    "core.hooks",
+];
+
+/// Operands of git commands that name no file.
+const NOT_FILE_PATHS: &[&str] = &["/dev/null"];
+
+/// `a..b` and `a...b` revision ranges are not paths.
+fn is_rev_range(v: &str) -> bool {
+    v.split_once("..")
+        .is_some_and(|(a, b)| !a.contains('/') && !b.trim_start_matches('.').contains('/'))
+}
+
 fn operands<'a>(args: &'a [Arg], value_opts: &[&str]) -> Vec<&'a Arg> {
     let mut out = Vec::new();
     let mut iter = args.iter();
@@ -435,6 +462,7 @@ impl Analyzer {
                 }
             }
             "killall" | "pkill" => self.destructive = true,
+            "crontab" if has_flag(rest, &["-r", "--remove"]) => self.destructive = true,
             _ => {
                 if let Some(interp) = interpreter(name) {
                     self.interpreter(name, &interp, rest);
@@ -756,10 +784,14 @@ impl Analyzer {
         let mut i = 0;
         while let Some(arg) = rest.get(i) {
             match arg.v() {
-                Some(
-                    "-C" | "--git-dir" | "--work-tree" | "--namespace" | "--exec-path"
-                    | "--config-env",
-                ) => i += 2,
+                // The repository git works in is itself touched: `git -C ~/.axtary log`.
+                Some("-C" | "--git-dir" | "--work-tree") => {
+                    if let Some(dir) = rest.get(i + 1) {
+                        self.read(dir);
+                    }
+                    i += 2;
+                }
+                Some("--namespace" | "--exec-path" | "--config-env") => i += 2,
                 Some("-c") => {
                     if let Some(setting) = rest.get(i + 1).and_then(Arg::v) {
                         let key = setting
@@ -767,20 +799,7 @@ impl Analyzer {
                             .next()
                             .unwrap_or_default()
                             .to_ascii_lowercase();
-                        let runs = [
-                            "sshcommand",
-                            "pager",
-                            "alias.",
-                            "fsmonitor",
-                            "hookspath",
-                            "editor",
-                            "askpass",
-                            "proxy",
-                            "textconv",
-                            "filter.",
-                            "external",
-                        ];
-                        if runs.iter().any(|r| key.contains(r)) {
+                        if GIT_KEYS_THAT_RUN.iter().any(|r| key.contains(r)) {
                             self.opaque("git config that runs commands");
                         }
                     }
@@ -858,6 +877,40 @@ impl Analyzer {
                 operands(args, &[]).iter().for_each(|a| self.write(a));
             }
             "mv" => operands(args, &[]).iter().for_each(|a| self.write(a)),
+            // Settings that make later git commands run programs.
+            "config"
+                if operands(args, &[])
+                    .first()
+                    .and_then(|a| a.v())
+                    .is_some_and(|key| {
+                        let key = key.to_ascii_lowercase();
+                        GIT_KEYS_THAT_RUN.iter().any(|r| key.contains(r))
+                    }) =>
+            {
+                self.opaque("git config that runs commands");
+            }
+            // Commands that read files from the work tree or from history: `git show HEAD:.env`,
+            // `git diff --no-index .env /dev/null`. Operands that look like paths count as read
+            // (after a `rev:` prefix), an over-approximation that deny rules want.
+            "show" | "diff" | "log" | "blame" | "cat-file" | "grep" | "archive" | "checkout"
+            | "restore" | "annotate" | "difftool" => {
+                for op in operands(args, &[]) {
+                    let Some(v) = op.v() else { continue };
+                    // `rev:path` names a file in history; a bare operand may be a path or a
+                    // revision, and anything that looks like a path counts.
+                    let path = v.split_once(':').map_or(v, |(_, p)| p);
+                    if path.is_empty() || NOT_FILE_PATHS.contains(&path) || is_rev_range(v) {
+                        continue;
+                    }
+                    if v.contains(':')
+                        || path.contains('/')
+                        || path.contains('.')
+                        || path.starts_with('~')
+                    {
+                        self.read(&Arg::lit(path));
+                    }
+                }
+            }
             _ => {}
         }
     }
