@@ -144,8 +144,6 @@ pub enum Refusal {
     },
     #[error(transparent)]
     Secret(#[from] BrokerError),
-    #[error("cannot build the HTTP client: {0}")]
-    Client(String),
 }
 
 /// Re-checks the pass against the action about to run (defense in depth: the node verified

@@ -87,25 +87,34 @@ impl Http {
             url.push('?');
             url.push_str(&query);
         }
+        let auth = match (&up.auth_header, &up.secret) {
+            (Some(h), Some(secret)) => {
+                let (header_name, template) = parse_auth_header(h)
+                    .map_err(|e| Refusal::Config(format!("upstream `{name}`: {e}")))?;
+                Some((header_name.to_ascii_lowercase(), template, secret))
+            }
+            _ => None,
+        };
         let mut headers = vec![Header::plain("user-agent", crate::http::USER_AGENT)];
         if let Some(Value::Object(map)) = field(action, "headers") {
             for (k, v) in map {
+                let lower = k.to_ascii_lowercase();
+                // The agent cannot set (or add a second value to) the credential or pass headers.
+                if lower == "axtary-pass" || auth.as_ref().is_some_and(|(n, _, _)| *n == lower) {
+                    return Err(input_error(
+                        action,
+                        format!("header `{k}` is set by the connector, not the agent"),
+                    ));
+                }
                 let v = v
                     .as_str()
                     .ok_or_else(|| input_error(action, "header values must be strings"))?;
                 headers.push(Header::plain(&k.to_ascii_lowercase(), v));
             }
         }
-        if let (Some(h), Some(secret)) = (&up.auth_header, &up.secret) {
-            let (header_name, template) = parse_auth_header(h)
-                .map_err(|e| Refusal::Config(format!("upstream `{name}`: {e}")))?;
+        if let Some((header_name, template, secret)) = &auth {
             let value = self.broker.get(secret.name())?;
-            headers.push(Header::secret(
-                &header_name.to_ascii_lowercase(),
-                template,
-                secret.name(),
-                &value,
-            ));
+            headers.push(Header::secret(header_name, template, secret.name(), &value));
         }
         if up.forward_pass {
             let token = opts.pass_token.as_deref().ok_or_else(|| {

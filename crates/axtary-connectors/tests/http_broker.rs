@@ -165,6 +165,24 @@ async fn http_limits_response_size_and_refuses_other_methods_and_passes() {
         "{e}"
     );
 
+    // The agent cannot set the credential header or the pass header itself. (The normalizer
+    // already refuses `Authorization`; the connector refuses it for any configured name.)
+    let mut spoof = req("GET");
+    spoof.payload["headers"] = json!({"AUTHORIZATION": "Bearer mine"});
+    let (pass, token) = pass_for(&spoof, "http");
+    let e = c
+        .execute(
+            &pass,
+            &spoof,
+            &ExecOptions {
+                dry_run: false,
+                pass_token: Some(token),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("set by the connector"), "{e}");
+
     // The forwarded token must be the verified pass, not some other one.
     let a = req("GET");
     let (pass, _) = pass_for(&a, "http");

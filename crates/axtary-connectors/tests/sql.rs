@@ -118,6 +118,20 @@ async fn sqlite_queries_a_real_file() {
     assert!(!out.provider_reached);
     assert!(!missing.exists());
 
+    // Several statements in one query are refused: only what policy saw may run.
+    let c = sqlite(&path, 10);
+    let out = run(
+        &c,
+        &query("sqlite", "SELECT 1; DELETE FROM users", json!([])),
+        "sqlite",
+    )
+    .await;
+    assert_eq!(out.status, Status::Failed, "{out:?}");
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 3);
+
     // Dry run shows the statements and sends nothing.
     let c = sqlite(&path, 10);
     let a = query("sqlite", "DELETE FROM users", json!([]));
@@ -253,4 +267,38 @@ async fn postgres_queries_the_real_server() {
 
     let drop = query("postgres", &format!("DROP TABLE {table}"), json!([]));
     assert_eq!(run(&c, &drop, "postgres").await.status, Status::Succeeded);
+}
+
+#[tokio::test]
+async fn sqlite_statement_timeout_interrupts() {
+    let path = temp_dir("sqlite").join("slow.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x)")
+        .unwrap();
+    let cfg = ConnectorsConfig {
+        sqlite: Some(SqlConfig {
+            databases: BTreeMap::from([(
+                "local".into(),
+                SqliteDatabase {
+                    path,
+                    row_limit: 10,
+                    statement_timeout_ms: 200,
+                    dry_run: false,
+                },
+            )]),
+        }),
+        ..Default::default()
+    };
+    let c = Connectors::from_config(&cfg, broker(&[])).unwrap();
+    let endless = query(
+        "sqlite",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+        json!([]),
+    );
+    let started = std::time::Instant::now();
+    let out = run(&c, &endless, "sqlite").await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(out.status, Status::Failed, "{out:?}");
+    assert!(out.error.unwrap().contains("interrupt"));
 }
