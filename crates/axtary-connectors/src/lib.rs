@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use axtary_core::Action;
 use axtary_core::pass::VerifiedPass;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use broker::{Broker, BrokerError};
@@ -49,7 +49,7 @@ pub struct ExecOptions {
 }
 
 /// What happened, as far as the connector can tell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The provider accepted the action.
@@ -63,14 +63,14 @@ pub enum Status {
 }
 
 /// The result of executing one action. Everything in it has been scrubbed of secrets.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     pub status: Status,
     /// Whether any byte reached the provider.
     pub provider_reached: bool,
     /// Provider-specific result (or, in a dry run, `{"dry_run": true, "requests": [...]}`).
     pub result: Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 

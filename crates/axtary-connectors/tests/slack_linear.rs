@@ -10,7 +10,7 @@ use axtary_connectors::config::{
     ConnectorsConfig, LinearAuth, LinearConfig, SecretRef, SlackConfig,
 };
 use axtary_connectors::{Connectors, ExecOptions, Refusal, Status};
-use common::{Reply, action, broker, pass_for, reply, serve};
+use common::{Reply, action, broker, closed_port, pass_for, reply, serve, serve_silent};
 use serde_json::json;
 
 const SLACK_TOKEN: &str = "xoxb-canary-1234567890-abcdefghij";
@@ -182,6 +182,10 @@ async fn slack_token_echo_and_dry_run_never_show_the_token() {
 }
 
 fn linear(url: &str, auth: LinearAuth) -> Connectors {
+    linear_with_timeout(url, auth, 5)
+}
+
+fn linear_with_timeout(url: &str, auth: LinearAuth, timeout_secs: u64) -> Connectors {
     let cfg = ConnectorsConfig {
         linear: Some(LinearConfig {
             base_url: url.into(),
@@ -189,7 +193,7 @@ fn linear(url: &str, auth: LinearAuth) -> Connectors {
             auth,
             teams: BTreeMap::from([("ENG".into(), TEAM_ID.into())]),
             labels: BTreeMap::from([("bug".into(), "0b3c4a2e-0000-4000-8000-000000000001".into())]),
-            timeout_secs: 5,
+            timeout_secs,
             max_response_bytes: 64 * 1024,
             dry_run: false,
         }),
@@ -289,4 +293,32 @@ async fn linear_unknown_team_is_refused_before_sending() {
     assert!(matches!(e, Refusal::Config(_)));
     assert!(e.to_string().contains("unknown linear team `OPS`"));
     assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_timeout_after_sending_is_unknown_and_never_retried() {
+    let (url, connections) = serve_silent().await;
+    let c = linear_with_timeout(&url, LinearAuth::ApiKey, 1);
+    let a = issue();
+    let (pass, _) = pass_for(&a, "linear");
+    let out = c.execute(&pass, &a, &ExecOptions::default()).await.unwrap();
+    assert_eq!(out.status, Status::Unknown, "{out:?}");
+    assert!(out.provider_reached);
+    assert!(out.error.unwrap().contains("may have been created"));
+    assert_eq!(
+        *connections.lock().unwrap(),
+        1,
+        "a create must never be retried"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_a_failure_that_reached_nothing() {
+    let c = slack(&closed_port().await);
+    let a = post();
+    let (pass, _) = pass_for(&a, "slack");
+    let out = c.execute(&pass, &a, &ExecOptions::default()).await.unwrap();
+    assert_eq!(out.status, Status::Failed, "{out:?}");
+    assert!(!out.provider_reached);
+    assert!(out.error.unwrap().contains("could not reach"));
 }

@@ -265,6 +265,24 @@ async fn postgres_queries_the_real_server() {
     let out = run(&c, &bad, "postgres").await;
     assert!(out.error.unwrap().contains("42P01"));
 
+    // Dry run: the connection URL (a secret) is never shown.
+    let (pass, _) = pass_for(&write, "postgres");
+    let out = c
+        .execute(
+            &pass,
+            &write,
+            &ExecOptions {
+                dry_run: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.status, Status::DryRun);
+    assert_eq!(out.result["connection"], "[REDACTED:PG_URL]");
+    assert_eq!(out.result["statements"][0], "BEGIN READ ONLY");
+    assert!(!serde_json::to_string(&out).unwrap().contains(&url));
+
     let drop = query("postgres", &format!("DROP TABLE {table}"), json!([]));
     assert_eq!(run(&c, &drop, "postgres").await.status, Status::Succeeded);
 }

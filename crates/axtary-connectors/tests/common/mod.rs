@@ -208,3 +208,30 @@ pub fn pass_with_hash(action: &Action, aud: &str, ah: ActionHash) -> (VerifiedPa
     .unwrap();
     (verified, token)
 }
+
+/// A server that accepts connections and reads requests but never answers. Returns its URL
+/// and the number of connections accepted.
+pub async fn serve_silent() -> (String, Arc<Mutex<usize>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = Arc::new(Mutex::new(0));
+    let c = Arc::clone(&count);
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            *c.lock().unwrap() += 1;
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                while sock.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+            });
+        }
+    });
+    (url, count)
+}
+
+/// A URL where nothing listens.
+pub async fn closed_port() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    url
+}
