@@ -322,3 +322,41 @@ fn config_refers_to_secrets_by_name_only() {
         .to_string();
     assert!(e.contains("credentials in a URL"), "{e}");
 }
+
+/// Tidy check: the config example in docs/connectors.md parses (as YAML, like the node config)
+/// and validates, so the docs cannot drift from the types.
+#[test]
+fn the_documented_config_example_is_valid() {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct NodeConfig {
+        connectors: ConnectorsConfig,
+    }
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/connectors.md"
+    ))
+    .unwrap();
+    let start = doc.find("```yaml\nconnectors:").expect("a yaml example") + "```yaml\n".len();
+    let end = start + doc[start..].find("```").unwrap();
+    let parsed: NodeConfig = serde_saphyr::from_str(&doc[start..end]).unwrap();
+    let cfg = parsed.connectors;
+    axtary_connectors::config::validate(&cfg).unwrap();
+    assert_eq!(cfg.github.as_ref().unwrap().token.name(), "GITHUB_TOKEN");
+    assert_eq!(cfg.slack.as_ref().unwrap().max_retry_after_secs, 10);
+    assert_eq!(
+        cfg.http.as_ref().unwrap().upstreams["internal-api"].methods,
+        ["GET", "POST"]
+    );
+    assert_eq!(
+        cfg.postgres.as_ref().unwrap().databases["prod"]
+            .url_secret
+            .name(),
+        "PROD_DB_URL"
+    );
+    assert_eq!(
+        cfg.sqlite.as_ref().unwrap().databases["local"].row_limit,
+        1000
+    );
+    Connectors::from_config(&cfg, broker(&[])).unwrap();
+}
