@@ -34,7 +34,12 @@ impl Scrubber {
         let mut needles: Vec<(Zeroizing<String>, String)> = Vec::new();
         for (name, value) in secrets {
             let replacement = format!("[REDACTED:{name}]");
-            for needle in encodings(value) {
+            let mut all = encodings(value);
+            // A connection URL's password is a credential on its own (drivers may quote it).
+            if let Some(password) = url_password(value) {
+                all.extend(encodings(&password));
+            }
+            for needle in all {
                 if needle.len() >= MIN_NEEDLE && !needles.iter().any(|(n, _)| **n == *needle) {
                     needles.push((needle, replacement.clone()));
                 }
@@ -85,6 +90,26 @@ impl Scrubber {
             Value::Null | Value::Bool(_) | Value::Number(_) => {}
         }
     }
+}
+
+/// The decoded password of a `scheme://user:password@host` value, if it is one.
+fn url_password(value: &str) -> Option<Zeroizing<String>> {
+    if !value.contains("://") {
+        return None;
+    }
+    let url = reqwest::Url::parse(value).ok()?;
+    let raw = url.password()?;
+    let mut bytes = Zeroizing::new(Vec::with_capacity(raw.len()));
+    let mut it = raw.bytes();
+    while let Some(b) = it.next() {
+        if b == b'%' {
+            let hex: String = it.by_ref().take(2).map(char::from).collect();
+            bytes.push(u8::from_str_radix(&hex, 16).ok()?);
+        } else {
+            bytes.push(b);
+        }
+    }
+    String::from_utf8(bytes.to_vec()).ok().map(Zeroizing::new)
 }
 
 fn encodings(value: &str) -> Vec<Zeroizing<String>> {
@@ -165,6 +190,13 @@ mod tests {
         let printed = v.to_string();
         assert!(!printed.contains(TOKEN), "{printed}");
         assert_eq!(printed.matches("[REDACTED:GH]").count(), 2);
+    }
+
+    #[test]
+    fn redacts_the_password_of_a_connection_url() {
+        let s = Scrubber::new([("PG", "postgres://app:s3cret%2Fpassw0rd@db.internal/prod")]);
+        let out = s.scrub("auth failed for password s3cret/passw0rd");
+        assert_eq!(out, "auth failed for password [REDACTED:PG]");
     }
 
     #[test]
