@@ -32,6 +32,12 @@ pub struct Decision {
     /// Sequence number of the ledger entry that recorded this decision, once recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ledger_seq: Option<u64>,
+    /// The pending approval request, when the effect is `require_approval`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval_id: Option<String>,
+    /// Approvals that authorized this action (each use consumed), when it was approved.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<String>,
 }
 
 impl Decision {
@@ -49,6 +55,8 @@ impl Decision {
             action_hash,
             policy_hash,
             ledger_seq: None,
+            approval_id: None,
+            approvals: Vec::new(),
         }
     }
 
@@ -63,6 +71,8 @@ impl Decision {
             action_hash: self.action_hash,
             policy_hash: self.policy_hash,
             ledger_seq: None,
+            approval_id: None,
+            approvals: Vec::new(),
         }
     }
 

@@ -331,6 +331,18 @@ pub static FACTS: &[FactDef] = &[
         doc: "every statement only reads (select, show, explain without analyze)",
     },
     FactDef {
+        name: "functions",
+        kind: List,
+        families: &[Sql],
+        doc: "functions called, lower-cased",
+    },
+    FactDef {
+        name: "side_effect_functions",
+        kind: Bool,
+        families: &[Sql],
+        doc: "calls a function with side effects (pg_terminate_backend, lo_export, set_config, nextval, dblink, ...)",
+    },
+    FactDef {
         name: "parse_error",
         kind: Bool,
         families: &[Sql],

@@ -125,6 +125,13 @@ CREATE TABLE IF NOT EXISTS tree (
     PRIMARY KEY (level, idx)
 ) STRICT, WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL, ts INTEGER NOT NULL) STRICT;
+CREATE TABLE IF NOT EXISTS passes (
+    jti TEXT PRIMARY KEY,
+    issued_seq INTEGER NOT NULL,
+    exp_ms INTEGER NOT NULL,
+    outcome_seq INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS passes_open ON passes (outcome_seq) WHERE outcome_seq IS NULL;
 ";
 
 /// Opens a connection with the settings every ledger connection uses.
@@ -135,6 +142,44 @@ pub fn connect(path: &Path) -> Result<Connection, LedgerError> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     Ok(conn)
+}
+
+/// Keeps the `passes` table in step with the log, in the same transaction: a `pass_issued`
+/// entry opens a pass (body `jti`, `exp`), an outcome entry for that `jti` closes it. Passes
+/// left open by a crash are found by [`Ledger::recover_outcomes`].
+fn track_pass(
+    tx: &Transaction<'_>,
+    kind: EntryKind,
+    body: &Value,
+    seq: u64,
+) -> Result<(), LedgerError> {
+    let jti = body.get("jti").and_then(Value::as_str);
+    match (kind, jti) {
+        (EntryKind::PassIssued, Some(jti)) => {
+            let exp_ms = body
+                .get("exp")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+                .saturating_mul(1000);
+            tx.execute(
+                "INSERT INTO passes (jti, issued_seq, exp_ms) VALUES (?1, ?2, ?3)",
+                params![jti, seq as i64, exp_ms],
+            )?;
+        }
+        (EntryKind::PassIssued, None) => {
+            return Err(LedgerError::Body(
+                "a `pass_issued` entry needs a `jti`".into(),
+            ));
+        }
+        (EntryKind::Executed | EntryKind::Failed | EntryKind::OutcomeUnknown, Some(jti)) => {
+            tx.execute(
+                "UPDATE passes SET outcome_seq = ?2 WHERE jti = ?1 AND outcome_seq IS NULL",
+                params![jti, seq as i64],
+            )?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn now_ms() -> i64 {
@@ -237,6 +282,30 @@ impl Ledger {
         wait.recv().map_err(|_| LedgerError::Closed)?
     }
 
+    /// Appends an `outcome_unknown` entry for every issued pass with no recorded outcome that
+    /// expired before `before_ms` (a pass still valid may yet be used by a running process).
+    /// Call at start-up: after a crash between pass and outcome, the outcome is reported as
+    /// unknown, never lost. Returns the `jti`s recovered.
+    pub fn recover_outcomes(&self, before_ms: i64) -> Result<Vec<String>, LedgerError> {
+        let open: Vec<(String, i64)> = {
+            let conn = connect(&self.inner.path)?;
+            let mut stmt = conn.prepare("SELECT jti, issued_seq FROM passes WHERE outcome_seq IS NULL AND exp_ms < ?1 ORDER BY issued_seq")?;
+            stmt.query_map([before_ms], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut recovered = Vec::with_capacity(open.len());
+        for (jti, issued_seq) in open {
+            let body = serde_json::json!({
+                "jti": jti,
+                "pass_seq": issued_seq,
+                "reason": "no outcome was recorded for this pass before the process stopped; the action may or may not have run",
+            });
+            self.append(EntryKind::OutcomeUnknown, body)?;
+            recovered.push(jti);
+        }
+        Ok(recovered)
+    }
+
     /// Flushes, writes a final checkpoint (if [`LedgerOptions::checkpoint_on_close`]) and stops
     /// the writer.
     pub fn close(&self) -> Result<(), LedgerError> {
@@ -294,9 +363,13 @@ impl Writer {
                     batch.iter().map(|(k, b, _)| (*k, b.clone())).collect();
                 match self.write_batch(&entries) {
                     Ok(appended) => {
-                        size = appended.last().map(|a| a.seq);
+                        size = appended
+                            .iter()
+                            .filter_map(|a| a.as_ref().ok())
+                            .map(|a| a.seq)
+                            .max();
                         for ((_, _, reply), a) in batch.into_iter().zip(appended) {
-                            let _ = reply.send(Ok(a));
+                            let _ = reply.send(a);
                         }
                     }
                     Err(e) => {
@@ -320,10 +393,13 @@ impl Writer {
         }
     }
 
+    /// Writes a batch in one transaction. The outer error fails the whole batch (nothing was
+    /// committed); an inner error fails only that entry.
+    #[allow(clippy::type_complexity)]
     fn write_batch(
         &mut self,
         entries: &[(EntryKind, Value)],
-    ) -> Result<Vec<Appended>, LedgerError> {
+    ) -> Result<Vec<Result<Appended, LedgerError>>, LedgerError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -359,15 +435,30 @@ impl Writer {
                 };
                 nodes_for_append(&view, size, leaf)?
             };
-            tx.execute(
-                "INSERT INTO entries (seq, ts, kind, bytes, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![seq as i64, ts, kind.as_str(), bytes, leaf.as_slice()],
-            )?;
-            for (level, index, hash) in &nodes {
+            // Each entry in its own savepoint: one bad entry (say, a reused pass id) fails
+            // alone instead of failing every other writer's entry in the batch.
+            tx.execute_batch("SAVEPOINT entry")?;
+            let written = (|| -> Result<(), LedgerError> {
                 tx.execute(
-                    "INSERT INTO tree (level, idx, hash) VALUES (?1, ?2, ?3)",
-                    params![level, *index as i64, hash.as_slice()],
+                    "INSERT INTO entries (seq, ts, kind, bytes, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![seq as i64, ts, kind.as_str(), bytes, leaf.as_slice()],
                 )?;
+                track_pass(&tx, *kind, body, seq)?;
+                for (level, index, hash) in &nodes {
+                    tx.execute(
+                        "INSERT INTO tree (level, idx, hash) VALUES (?1, ?2, ?3)",
+                        params![level, *index as i64, hash.as_slice()],
+                    )?;
+                }
+                Ok(())
+            })();
+            if let Err(e) = written {
+                tx.execute_batch("ROLLBACK TO entry; RELEASE entry")?;
+                out.push(Err(e));
+                continue;
+            }
+            tx.execute_batch("RELEASE entry")?;
+            for (level, index, hash) in &nodes {
                 // Only even-indexed nodes are ever needed again (as left siblings).
                 if index % 2 == 0 {
                     self.frontier.insert((*level, *index), *hash);
@@ -375,7 +466,7 @@ impl Writer {
                     self.frontier.remove(&(*level, index - 1));
                 }
             }
-            out.push(Appended { seq, hash: leaf });
+            out.push(Ok(Appended { seq, hash: leaf }));
             prev = leaf;
             size = seq;
         }
@@ -732,6 +823,51 @@ mod tests {
             .unwrap();
         assert_eq!(verified.entries, 800);
         assert!(verified.checkpoints >= 8);
+    }
+
+    #[test]
+    fn a_bad_entry_fails_alone() {
+        let path = tmp("isolated");
+        let ledger = Ledger::open(
+            &path,
+            &origin("t"),
+            key(),
+            LedgerOptions {
+                max_wait: Duration::from_millis(50),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        ledger
+            .append(EntryKind::PassIssued, json!({"jti": "a", "exp": 1}))
+            .unwrap();
+        let threads: Vec<_> = (0..4)
+            .map(|i| {
+                let l = ledger.clone();
+                std::thread::spawn(move || {
+                    // Thread 0 reuses pass id `a`; the others' entries must still land.
+                    let jti = if i == 0 {
+                        "a".to_owned()
+                    } else {
+                        format!("b{i}")
+                    };
+                    l.append(EntryKind::PassIssued, json!({"jti": jti, "exp": 1}))
+                        .is_ok()
+                })
+            })
+            .collect();
+        let ok: Vec<bool> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(ok, [false, true, true, true]);
+        ledger.close().unwrap();
+        let reader = Reader::open(&path).unwrap();
+        assert_eq!(
+            reader
+                .verify(&[key().verifying_key()], &[], true)
+                .unwrap()
+                .unwrap()
+                .entries,
+            4
+        );
     }
 
     #[test]

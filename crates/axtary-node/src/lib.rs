@@ -1,6 +1,7 @@
 //! Axtary's local enforcement plane: the ledger store, key files, and (next) approvals, the
 //! pipeline and the surfaces built on it. Everything with I/O that the pure core leaves out.
 
+pub mod approvals;
 pub mod bundle;
 pub mod keys;
 pub mod ledger;

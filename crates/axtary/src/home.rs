@@ -21,6 +21,9 @@ policy: policy.yaml
 limits:
   # Largest accepted action request, in bytes.
   max_payload_bytes: 1048576
+approvals:
+  # How long an approval request stays open.
+  ttl_seconds: 3600
 ";
 
 /// Where Axtary keeps its state.
@@ -104,6 +107,28 @@ pub struct Config {
     pub policy: String,
     #[serde(default)]
     pub limits: ConfigLimits,
+    #[serde(default)]
+    pub approvals: ConfigApprovals,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigApprovals {
+    /// How long an approval request stays open, in seconds.
+    #[serde(default = "default_approval_ttl")]
+    pub ttl_seconds: u32,
+}
+
+impl Default for ConfigApprovals {
+    fn default() -> Self {
+        Self {
+            ttl_seconds: default_approval_ttl(),
+        }
+    }
+}
+
+fn default_approval_ttl() -> u32 {
+    3600
 }
 
 impl Default for Config {
@@ -113,6 +138,7 @@ impl Default for Config {
             node: default_node(),
             policy: default_policy(),
             limits: ConfigLimits::default(),
+            approvals: ConfigApprovals::default(),
         }
     }
 }

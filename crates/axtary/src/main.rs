@@ -53,6 +53,9 @@ enum Command {
     /// Check, test and explain policies
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Review, approve and deny actions that need a human
+    #[command(subcommand)]
+    Approvals(ApprovalsCommand),
     /// Verify, export, prove and read the tamper-evident ledger
     #[command(subcommand)]
     Ledger(cmd::ledger::LedgerCommand),
@@ -62,6 +65,41 @@ enum Command {
     /// Inspect and verify ActionPasses
     #[command(subcommand)]
     Pass(cmd::pass::PassCommand),
+}
+
+#[derive(Subcommand)]
+enum ApprovalsCommand {
+    /// List pending approval requests (all of them with --all)
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show the exact action of a request: a diff for file changes, the statement for SQL, ...
+    Show {
+        id: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Approve a request after typing the first 8 characters of its action hash
+    Approve {
+        id: String,
+        /// Approver name [default: $USER]; each approver signs with their own key
+        #[arg(long = "as", value_name = "NAME")]
+        as_name: Option<String>,
+        /// The full action hash, to approve without a terminal after reviewing it
+        #[arg(long, value_name = "HASH")]
+        confirm_hash: Option<String>,
+    },
+    /// Deny a request; the same action stays denied
+    Deny {
+        id: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long = "as", value_name = "NAME")]
+        as_name: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -110,6 +148,22 @@ fn main() -> ExitCode {
             policy,
             format,
         }) => cmd::policy::explain(&home, policy.as_deref(), &action, format),
+        Command::Approvals(ApprovalsCommand::List { all, format }) => {
+            cmd::approvals::list(&home, all, format)
+        }
+        Command::Approvals(ApprovalsCommand::Show { id, format }) => {
+            cmd::approvals::show(&home, &id, format)
+        }
+        Command::Approvals(ApprovalsCommand::Approve {
+            id,
+            as_name,
+            confirm_hash,
+        }) => cmd::approvals::approve(&home, &id, as_name, confirm_hash.as_deref()),
+        Command::Approvals(ApprovalsCommand::Deny {
+            id,
+            reason,
+            as_name,
+        }) => cmd::approvals::deny(&home, &id, as_name, &reason),
         Command::Ledger(c) => cmd::ledger::run(&home, &c),
         Command::Keys(c) => cmd::keys::run(&home, &c),
         Command::Pass(c) => cmd::pass::run(&home, &c),

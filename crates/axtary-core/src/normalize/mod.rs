@@ -209,6 +209,11 @@ fn sql_normalize(connector: &str, op: &str, value: &Value) -> Result<Normalized,
     facts.insert("unbounded_write".into(), a.unbounded_write.into());
     facts.insert("multiple_statements".into(), a.multiple_statements.into());
     facts.insert("read_only".into(), a.read_only.into());
+    facts.insert("functions".into(), Fact::List(a.functions));
+    facts.insert(
+        "side_effect_functions".into(),
+        a.side_effect_functions.into(),
+    );
     facts.insert("parse_error".into(), a.parse_error.is_some().into());
     Ok(Normalized {
         resource: format!("{connector}:{database}"),

@@ -263,8 +263,14 @@ pub(crate) struct Matcher {
     pub by_connector: HashMap<String, Vec<u32>>,
     /// Rules with no connector field or a wildcard connector pattern, ascending.
     pub wildcard: Vec<u32>,
-    /// Every `any_path` / `all_paths` glob of every rule.
-    pub path_globs: GlobSet,
+    /// Every `any_path` / `all_paths` glob of every rule (used by `explain`, which looks at
+    /// every rule whatever the connector).
+    pub path_all: PathSet,
+    /// Per exact connector name: only the path globs of the rules that can apply to it. The
+    /// hot path matches each path against this smaller set.
+    pub path_by_connector: HashMap<String, PathSet>,
+    /// For connectors not in `path_by_connector`: the globs of the wildcard rules.
+    pub path_other: PathSet,
     pub path_glob_count: usize,
     /// The glob indices of each `all_paths` condition, by slot.
     pub all_paths: Vec<Vec<u32>>,
@@ -288,6 +294,33 @@ impl Matcher {
                 approval_mode: r.approval_mode,
             })
             .collect()
+    }
+}
+
+/// A glob set over a subset of the path globs, and the global index of each of its globs
+/// (ascending, so mapped match lists stay sorted).
+#[derive(Debug)]
+pub(crate) struct PathSet {
+    pub set: GlobSet,
+    pub global: Vec<u32>,
+}
+
+impl Matcher {
+    /// The path globs the hot path matches for `connector`.
+    pub fn path_set(&self, connector: &str) -> &PathSet {
+        self.path_by_connector
+            .get(connector)
+            .unwrap_or(&self.path_other)
+    }
+}
+
+/// The global path glob indices a condition refers to.
+fn cond_path_globs(c: &Cond, out: &mut Vec<u32>) {
+    match c {
+        Cond::AnyPath(g) | Cond::AllPaths { globs: g, .. } => out.extend(&g.idx),
+        Cond::Any(cs) | Cond::All(cs) => cs.iter().for_each(|c| cond_path_globs(c, out)),
+        Cond::Not(c) => cond_path_globs(c, out),
+        Cond::NoSecrets(_) | Cond::Fact { .. } => {}
     }
 }
 
@@ -317,16 +350,23 @@ pub(crate) fn compile(source: &str) -> (Option<Compiled>, Vec<Diagnostic>) {
     (compiled, diags)
 }
 
-/// Globs collected across all rules, compiled into one set at the end.
+/// Globs collected across all rules, compiled into one set at the end. Identical patterns
+/// share one index, so a glob repeated in many rules is matched once.
 #[derive(Default)]
 struct GlobPool {
     globs: Vec<Glob>,
+    index: HashMap<String, u32>,
 }
 
 impl GlobPool {
-    fn add(&mut self, glob: Glob) -> u32 {
+    fn add(&mut self, pattern: &str, glob: Glob) -> u32 {
+        if let Some(i) = self.index.get(pattern) {
+            return *i;
+        }
         self.globs.push(glob);
-        u32::try_from(self.globs.len() - 1).unwrap_or(u32::MAX)
+        let i = u32::try_from(self.globs.len() - 1).unwrap_or(u32::MAX);
+        self.index.insert(pattern.to_owned(), i);
+        i
     }
 
     fn build(&self) -> Result<GlobSet, globset::Error> {
@@ -348,6 +388,9 @@ struct Cx {
     resources: GlobPool,
     agents: GlobPool,
     all_paths: Vec<Vec<u32>>,
+    /// Every rule id written, valid rule or not, with its span (for duplicate ids and for
+    /// checking the rules tests expect).
+    ids: Vec<(String, Span)>,
 }
 
 /// The entries of a mapping that passed the key checks.
@@ -530,9 +573,9 @@ impl Cx {
             match self.glob(s, span) {
                 Some(g) => {
                     let i = match pool {
-                        Pool::Paths => self.paths.add(g),
-                        Pool::Resources => self.resources.add(g),
-                        Pool::Agents => self.agents.add(g),
+                        Pool::Paths => self.paths.add(s, g),
+                        Pool::Resources => self.resources.add(s, g),
+                        Pool::Agents => self.agents.add(s, g),
                     };
                     idx.push(i);
                     src.push(s.to_owned());
@@ -580,7 +623,11 @@ impl Cx {
             Some(Node {
                 value: Value::Null,
                 span,
-            }) => self.warn(*span, "`rules` is empty; every action will be denied", None),
+            }) => self.warn(
+                top.key_span("rules").unwrap_or(*span),
+                "`rules` is empty; every action will be denied",
+                None,
+            ),
             Some(Node {
                 value: Value::Seq(items),
                 span,
@@ -596,9 +643,10 @@ impl Cx {
             }
             Some(other) => self.type_error(other, "`rules`", "a list of rules"),
         }
-        self.duplicate_ids(&rules);
+        self.duplicate_ids();
         self.shadowing(&rules);
-        let ids: Vec<&str> = rules.iter().map(|r| r.id.as_str()).collect();
+        let ids: Vec<String> = self.ids.iter().map(|(id, _)| id.clone()).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         let mut tests = Vec::new();
         match top.get("tests") {
             None
@@ -655,8 +703,41 @@ impl Cx {
         let paths = std::mem::take(&mut self.paths);
         let resources = std::mem::take(&mut self.resources);
         let agents = std::mem::take(&mut self.agents);
+        let subset = |cx: &mut Cx, rule_idx: &mut dyn Iterator<Item = &u32>| {
+            let mut global = Vec::new();
+            for i in rule_idx {
+                if let Some(conds) = rules.get(*i as usize).and_then(|r| r.when.as_ref()) {
+                    conds.iter().for_each(|c| cond_path_globs(c, &mut global));
+                }
+            }
+            global.sort_unstable();
+            global.dedup();
+            let pool = GlobPool {
+                globs: global
+                    .iter()
+                    .filter_map(|g| paths.globs.get(*g as usize).cloned())
+                    .collect(),
+                index: HashMap::new(),
+            };
+            Some(PathSet {
+                set: build(cx, &pool)?,
+                global,
+            })
+        };
+        let mut path_by_connector = HashMap::new();
+        for (name, idx) in &by_connector {
+            let set = subset(self, &mut idx.iter().chain(&wildcard))?;
+            path_by_connector.insert(name.clone(), set);
+        }
+        let path_other = subset(self, &mut wildcard.iter())?;
+        let path_all = PathSet {
+            set: build(self, &paths)?,
+            global: (0..u32::try_from(paths.globs.len()).unwrap_or(u32::MAX)).collect(),
+        };
         Some(Matcher {
-            path_globs: build(self, &paths)?,
+            path_all,
+            path_by_connector,
+            path_other,
             path_glob_count: paths.globs.len(),
             all_paths: std::mem::take(&mut self.all_paths),
             resource_globs: build(self, &resources)?,
@@ -679,6 +760,7 @@ impl Cx {
         let id = id_node.and_then(|n| self.string(n, "rule `id`"));
         let id_span = id_node.map_or(node.span, |n| n.span);
         if let Some(id) = id {
+            self.ids.push((id.to_owned(), id_span));
             if !valid_rule_id(id) {
                 self.error(id_span, format!("invalid rule id `{id}`"))
                     .hint = Some("rule ids are 1 to 128 of lower-case letters, digits, `_`, `.` and `-`, starting with a letter or digit".into());
@@ -971,19 +1053,20 @@ impl Cx {
         ok.then_some(out)
     }
 
-    fn duplicate_ids(&mut self, rules: &[Rule]) {
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        for r in rules {
-            if let Some(first) = seen.get(r.id.as_str()) {
+    fn duplicate_ids(&mut self) {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let ids = std::mem::take(&mut self.ids);
+        for (id, span) in &ids {
+            if let Some(first) = seen.get(id) {
                 let first = *first;
-                self.error(r.id_span, format!("duplicate rule id `{}`", r.id))
-                    .hint = Some(format!(
+                self.error(*span, format!("duplicate rule id `{id}`")).hint = Some(format!(
                     "rule ids must be unique; first used at line {first}"
                 ));
             } else {
-                seen.insert(&r.id, r.id_span.line);
+                seen.insert(id.clone(), span.line);
             }
         }
+        self.ids = ids;
     }
 
     /// Warns about a rule that can never change a decision: another rule with a strictly
@@ -1508,7 +1591,10 @@ impl Cx {
     }
 
     fn test_request(&mut self, node: &Node) -> Option<ActionRequest> {
-        self.fields(node, "a test `request`", Some(REQUEST_FIELDS))?;
+        let f = self.fields(node, "a test `request`", Some(REQUEST_FIELDS))?;
+        if f.entries.len() != map_len(node) {
+            return None;
+        }
         let value = self.json(node)?;
         if let Err(e) = json::check_value(&value, Limits::default()) {
             self.error(node.span, format!("invalid test request: {e}"));

@@ -14,7 +14,9 @@ use std::cell::Cell;
 
 use globset::Candidate;
 
-use super::compile::{CmpOp, Cond, GlobRef, Lit, LitSet, Matcher, Op, Rule, SetMode, list_text};
+use super::compile::{
+    CmpOp, Cond, GlobRef, Lit, LitSet, Matcher, Op, PathSet, Rule, SetMode, list_text,
+};
 use super::{DEFAULT_DENY, Effect, RuleTrace, Verdict};
 use crate::action::Action;
 use crate::facts::Fact;
@@ -67,6 +69,9 @@ fn list_fact<'a>(action: &'a Action, name: &str) -> &'a [String] {
 /// Lazily computed, per-action glob results.
 struct Cx<'a> {
     m: &'a Matcher,
+    /// The path globs to match: the connector's subset on the hot path, all of them when
+    /// explaining (explain evaluates every rule, whatever its connector).
+    path_set: &'a PathSet,
     action: &'a Action,
     s: &'a mut Scratch,
     paths_done: bool,
@@ -75,9 +80,10 @@ struct Cx<'a> {
 }
 
 impl<'a> Cx<'a> {
-    fn new(m: &'a Matcher, action: &'a Action, s: &'a mut Scratch) -> Self {
+    fn new(m: &'a Matcher, path_set: &'a PathSet, action: &'a Action, s: &'a mut Scratch) -> Self {
         Cx {
             m,
+            path_set,
             action,
             s,
             paths_done: false,
@@ -86,36 +92,48 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// Matches every path once against the path glob set, filling the `any` bitset and the
+    /// `all_paths` results (global glob indices).
     fn paths(&mut self) {
         if self.paths_done {
             return;
         }
         self.paths_done = true;
+        let ps = self.path_set;
         let s = &mut *self.s;
         s.path_any.clear();
         s.path_any.resize(self.m.path_glob_count.div_ceil(64), 0);
         s.all_ok.clear();
         let rel = list_fact(self.action, "paths");
         s.all_ok.resize(self.m.all_paths.len(), !rel.is_empty());
-        for p in rel {
-            self.m
-                .path_globs
+        if ps.global.is_empty() {
+            s.all_ok.iter_mut().for_each(|ok| *ok = false);
+            return;
+        }
+        let match_path = |s: &mut Scratch, p: &str| {
+            ps.set
                 .matches_candidate_into(&Candidate::from_bytes(p.as_bytes()), &mut s.tmp);
+            // Local indices ascend, and so do their global indices: `tmp` stays sorted.
+            for i in s.tmp.iter_mut() {
+                *i = ps.global.get(*i).map_or(usize::MAX, |g| *g as usize);
+            }
             set_bits(&mut s.path_any, &s.tmp);
+        };
+        for p in rel {
+            match_path(s, p);
             for (slot, globs) in self.m.all_paths.iter().enumerate() {
                 if let Some(ok) = s.all_ok.get_mut(slot)
                     && *ok
-                    && !globs.iter().any(|g| s.tmp.contains(&(*g as usize)))
+                    && !globs
+                        .iter()
+                        .any(|g| s.tmp.binary_search(&(*g as usize)).is_ok())
                 {
                     *ok = false;
                 }
             }
         }
         for p in list_fact(self.action, "abs_paths") {
-            self.m
-                .path_globs
-                .matches_candidate_into(&Candidate::from_bytes(p.as_bytes()), &mut s.tmp);
-            set_bits(&mut s.path_any, &s.tmp);
+            match_path(s, p);
         }
     }
 
@@ -288,7 +306,7 @@ impl Matcher {
     }
 
     fn evaluate_with(&self, action: &Action, s: &mut Scratch) -> Verdict {
-        let mut cx = Cx::new(self, action, s);
+        let mut cx = Cx::new(self, self.path_set(&action.connector), action, s);
         let exact: &[u32] = self
             .by_connector
             .get(action.connector.as_str())
@@ -375,7 +393,7 @@ impl Matcher {
     /// Why each user rule matched `action` or not, in file order.
     pub fn explain(&self, action: &Action) -> Vec<RuleTrace> {
         let mut s = Scratch::default();
-        let mut cx = Cx::new(self, action, &mut s);
+        let mut cx = Cx::new(self, &self.path_all, action, &mut s);
         self.rules
             .iter()
             .map(|r| {
@@ -566,8 +584,10 @@ fn explain_cond(cx: &mut Cx<'_>, c: &Cond, out: &mut Vec<String>) -> bool {
 }
 
 fn path_matches(m: &Matcher, path: &str, idx: &[u32]) -> bool {
+    // `path_all` maps local to global indices one to one.
     let hits = m
-        .path_globs
+        .path_all
+        .set
         .matches_candidate(&Candidate::from_bytes(path.as_bytes()));
     idx.iter().any(|i| hits.contains(&(*i as usize)))
 }

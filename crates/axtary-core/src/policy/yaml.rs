@@ -95,10 +95,12 @@ pub(crate) fn parse(source: &str) -> Result<Node, SyntaxError> {
         }),
         Err(e) => {
             let inner = e.without_snippet();
+            // The parser's text may quote input; keep control characters out of terminals.
             let message = serde_saphyr::DefaultMessageFormatter
                 .format_message(inner)
-                .escape_debug()
-                .to_string();
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
             let span = inner.location().map(|l| Span::of(&l)).unwrap_or_default();
             Err(SyntaxError { message, span })
         }

@@ -7,10 +7,11 @@ use axtary_core::decision::{Decided, Decision, InputError, decide_bytes};
 use axtary_core::ledger::EntryKind;
 use axtary_core::normalize::NormalizeOptions;
 use axtary_core::policy::Effect;
+use axtary_node::approvals::{self, Approvals};
 use axtary_node::record;
 
 use crate::exit::Exit;
-use crate::home::{self, Home};
+use crate::home::{self, Config, Home};
 use crate::output::{self, Format};
 use crate::{node, policy_file, request};
 
@@ -53,7 +54,7 @@ pub fn run(home: &Home, policy_flag: Option<&Path>, format: Format) -> Result<Ex
     // Record before answering: an allow that cannot be recorded becomes a deny.
     let mut decided = decided;
     let mut unrecorded = false;
-    match record(home, &decided) {
+    match settle(home, &config, &mut decided) {
         Ok(seq) => decided.decision.ledger_seq = Some(seq),
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -85,9 +86,19 @@ pub fn run(home: &Home, policy_flag: Option<&Path>, format: Format) -> Result<Ex
     })
 }
 
-/// Appends the decision to the ledger; returns its sequence number once durable.
-fn record(home: &Home, decided: &Decided) -> Result<u64> {
+/// Applies approvals, then appends the decision to the ledger; returns its sequence number once
+/// durable.
+fn settle(home: &Home, config: &Config, decided: &mut Decided) -> Result<u64> {
     let ledger = node::open_ledger(home)?;
+    let mut approvals = Approvals::open(&home.ledger_path()).map_err(|e| e.to_string());
+    let ttl_ms = i64::from(config.approvals.ttl_seconds) * 1000;
+    approvals::resolve(
+        decided,
+        approvals.as_mut().map_err(|e| e.clone()),
+        &ledger,
+        ttl_ms,
+        node::now_ms(),
+    );
     let body = record::decision_body(decided, "cli", decided.context.as_ref());
     let appended = ledger.append(EntryKind::Decision, body);
     ledger.close()?;

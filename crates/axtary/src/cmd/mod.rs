@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod approvals;
 pub mod decide;
 pub mod init;
 pub mod keys;
