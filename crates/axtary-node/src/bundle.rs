@@ -69,13 +69,12 @@ pub fn write(
     )?;
     let mut written = 0u64;
     let mut io_error = None;
+    let mut not_utf8 = None;
     reader
         .for_each(1, |e| {
             let Ok(text) = std::str::from_utf8(&e.bytes) else {
-                return Err(LedgerError::Inconsistent(format!(
-                    "entry {} is not UTF-8",
-                    e.seq
-                )));
+                not_utf8 = Some(e.seq);
+                return Err(LedgerError::Inconsistent(String::new()));
             };
             let sep = if written == 0 { "\n" } else { ",\n" };
             let line = to_json(text);
@@ -92,10 +91,10 @@ pub fn write(
             }
             Ok(())
         })
-        .map_err(|e| match (io_error.take(), e) {
+        .map_err(|e| match (io_error.take(), not_utf8) {
             (Some(io), _) => BundleError::Io(io),
-            (None, LedgerError::Inconsistent(_)) => BundleError::NotUtf8 { seq: written + 1 },
-            (None, e) => BundleError::Ledger(e),
+            (None, Some(seq)) => BundleError::NotUtf8 { seq },
+            (None, None) => BundleError::Ledger(e),
         })?;
     out.write_all(b"\n]}\n")?;
     out.flush()?;
