@@ -264,22 +264,28 @@ impl MemoryTree {
         self.size
     }
 
-    /// Appends one leaf hash.
+    /// Appends one leaf hash, storing the full subtrees it completes. No allocation beyond
+    /// the growth of the level vectors: this is the inner loop of ledger verification.
     pub fn push(&mut self, leaf: Hash) {
-        let Ok(nodes) = nodes_for_append(self, self.size, leaf) else {
-            // INVARIANT: nodes_for_append only reads left siblings of the new leaf's ancestors,
-            // which are complete subtrees already pushed.
-            return;
-        };
-        for (level, index, hash) in nodes {
-            let level = level as usize;
+        let (mut level, mut index, mut hash) = (0usize, self.size, leaf);
+        loop {
             if self.levels.len() <= level {
-                self.levels.resize_with(level + 1, Vec::new);
+                self.levels.push(Vec::new());
             }
-            if let Some(row) = self.levels.get_mut(level) {
-                debug_assert_eq!(row.len() as u64, index);
-                row.push(hash);
+            let Some(row) = self.levels.get_mut(level) else {
+                return;
+            };
+            // INVARIANT: row.len() == index: every full subtree left of this one is stored.
+            row.push(hash);
+            if index & 1 == 0 {
+                break;
             }
+            let Some(left) = usize::try_from(index - 1).ok().and_then(|i| row.get(i)) else {
+                return;
+            };
+            hash = node_hash(left, &hash);
+            level += 1;
+            index >>= 1;
         }
         self.size += 1;
     }

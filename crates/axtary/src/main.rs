@@ -132,7 +132,21 @@ enum PolicyCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Usage errors exit 3 (invalid input), not clap's default 2, which means deny here.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    Exit::Ok.into()
+                }
+                _ => Exit::Invalid.into(),
+            };
+        }
+    };
     let result = Home::locate(cli.home).and_then(|home| match cli.command {
         Command::Init { format } => cmd::init::run(&home, format),
         Command::Normalize { format } => cmd::normalize::run(&home, format),

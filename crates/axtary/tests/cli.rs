@@ -588,3 +588,11 @@ fn two_approvers_must_be_distinct_and_denial_is_final() {
     assert_eq!(json(&out)["rule"], "builtin:approval-denied");
     assert!(json(&out)["reason"].as_str().unwrap().contains("freeze"));
 }
+
+#[test]
+fn usage_errors_exit_3_not_2() {
+    let home = Home::new();
+    assert_eq!(code(&home.run(&["--no-such-flag"], "")), 3);
+    assert_eq!(code(&home.run(&["decide", "--format", "yaml"], "")), 3);
+    assert_eq!(code(&home.run(&["--help"], "")), 0);
+}
