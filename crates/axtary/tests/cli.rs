@@ -3,83 +3,12 @@
 //! End-to-end tests of the `axtary` binary as a user's scripts drive it: real processes, real
 //! files, stdin/stdout and exit codes (DESIGN.md §9).
 
+mod common;
+
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-struct Home(PathBuf);
-
-impl Home {
-    /// A fresh, empty `AXTARY_HOME` under the system temp directory.
-    fn new() -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "axtary-cli-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        Home(dir.join("home"))
-    }
-
-    fn initialized() -> Self {
-        let home = Self::new();
-        let out = home.run(&["init"], "");
-        assert!(out.status.success(), "init failed: {}", stderr(&out));
-        home
-    }
-
-    fn run(&self, args: &[&str], stdin: &str) -> Output {
-        self.run_bytes(args, stdin.as_bytes())
-    }
-
-    fn run_bytes(&self, args: &[&str], stdin: &[u8]) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_axtary"))
-            .args(args)
-            .env("AXTARY_HOME", &self.0)
-            .env("HOME", self.0.parent().unwrap())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut pipe = child.stdin.take().unwrap();
-        // The child may stop reading early (size limit); a broken pipe here is expected.
-        let _ = pipe.write_all(stdin);
-        drop(pipe);
-        child.wait_with_output().unwrap()
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        if let Some(parent) = self.0.parent() {
-            let _ = std::fs::remove_dir_all(parent);
-        }
-    }
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", stdout(o)))
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally")
-}
+use common::{Home, code, json, stderr, stdout};
 
 #[test]
 fn version_is_the_workspace_version() {

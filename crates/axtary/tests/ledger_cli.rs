@@ -3,10 +3,11 @@
 //! End-to-end tests of `axtary ledger`, `axtary keys` and `axtary pass`: the real binary, a
 //! temporary `AXTARY_HOME`, and a real `ledger.db` that the tests tamper with through SQLite.
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axtary_core::ledger::{Entry, GENESIS_PREV, entry_bytes};
@@ -16,59 +17,25 @@ use axtary_core::{ActionHash, ActionRequest};
 use axtary_node::passes::{Grant, mint_for};
 use serde_json::{Value, json};
 
-struct Home(PathBuf);
+use common::{Home, code, json, stderr, stdout};
 
-impl Home {
-    /// A fresh, empty `AXTARY_HOME` under the system temp directory.
-    fn new() -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "axtary-ledger-cli-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Home(dir.join("home"))
-    }
+/// What these tests add to the shared harness.
+trait LedgerHome {
+    fn with_decisions(n: usize) -> Home;
+    fn decide(&self, text: &str);
+    fn scratch(&self, name: &str) -> PathBuf;
+    fn db(&self) -> rusqlite::Connection;
+    fn public_key(&self) -> String;
+}
 
-    fn initialized() -> Self {
-        let home = Self::new();
-        let out = home.run(&["init"], "");
-        assert!(out.status.success(), "init failed: {}", stderr(&out));
-        home
-    }
-
+impl LedgerHome for Home {
     /// An initialized home with `n` recorded decisions.
-    fn with_decisions(n: usize) -> Self {
-        let home = Self::initialized();
+    fn with_decisions(n: usize) -> Home {
+        let home = Home::initialized();
         for i in 0..n {
             home.decide(&format!("message {i}"));
         }
         home
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_axtary"));
-        c.args(args)
-            .env("AXTARY_HOME", &self.0)
-            .env("HOME", self.0.parent().unwrap())
-            .env_remove("NO_COLOR");
-        c
-    }
-
-    fn run(&self, args: &[&str], stdin: &str) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut pipe = child.stdin.take().unwrap();
-        let _ = pipe.write_all(stdin.as_bytes());
-        drop(pipe);
-        child.wait_with_output().unwrap()
     }
 
     fn decide(&self, text: &str) {
@@ -76,10 +43,6 @@ impl Home {
                          "input": {"channel": "#eng-bots", "text": text}});
         let out = self.run(&["decide"], &req.to_string());
         assert_eq!(code(&out), 0, "{}", stderr(&out));
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
     }
 
     /// A scratch file beside the home (survives deleting the home).
@@ -94,36 +57,10 @@ impl Home {
     fn public_key(&self) -> String {
         let out = self.run(&["keys", "show", "--format", "json"], "");
         assert_eq!(code(&out), 0, "{}", stderr(&out));
-        json_out(&out)["public_key"].as_str().unwrap().to_owned()
+        json(&out)["public_key"].as_str().unwrap().to_owned()
     }
 }
 
-impl Drop for Home {
-    fn drop(&mut self) {
-        if let Some(parent) = self.0.parent() {
-            let _ = std::fs::remove_dir_all(parent);
-        }
-    }
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json_out(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}{}", stdout(o), stderr(o)))
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally")
-}
-
-/// Runs a verify command that must fail; returns the first `FAILED` line and the JSON failure.
 fn failure(home: &Home, args: &[&str]) -> (String, Value) {
     let out = home.run(args, "");
     assert_eq!(
@@ -141,7 +78,7 @@ fn failure(home: &Home, args: &[&str]) -> (String, Value) {
     json_args.extend(["--format", "json"]);
     let out = home.run(&json_args, "");
     assert_eq!(code(&out), 1);
-    let v = json_out(&out);
+    let v = json(&out);
     assert_eq!(v["ok"], false);
     (line, v["failure"].clone())
 }
@@ -191,7 +128,7 @@ fn verify_reports_counts_and_root() {
         "{line}"
     );
     let out = home.run(&["ledger", "verify", "--deep", "--format", "json"], "");
-    let v = json_out(&out);
+    let v = json(&out);
     assert_eq!(v["ok"], true);
     assert_eq!(v["result"]["entries"], 3);
     assert_eq!(v["result"]["checkpointed"], 3);
@@ -250,7 +187,7 @@ fn an_edited_and_rehashed_entry_breaks_the_chain() {
     assert_eq!(f["seq"], 4);
     let out = home.run(&["ledger", "show", "4", "--format", "json"], "");
     assert_eq!(code(&out), 1);
-    assert_eq!(json_out(&out)["prev_matches"], false);
+    assert_eq!(json(&out)["prev_matches"], false);
 }
 
 #[test]
@@ -770,7 +707,7 @@ fn inclusion_proofs_verify_offline() {
     assert!(!stderr(&out).contains("warning"));
     let out = gone.run(&["ledger", "verify-proof", p, "--format", "json"], "");
     assert_eq!(code(&out), 0);
-    assert_eq!(json_out(&out)["result"]["seq"], 2);
+    assert_eq!(json(&out)["result"]["seq"], 2);
     assert!(stderr(&out).contains("no key pinned"));
 
     let other = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
@@ -821,7 +758,7 @@ fn inclusion_proofs_verify_offline() {
     home.decide("new");
     let out = home.run(&["ledger", "prove", "6"], "");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(json_out(&out)["tree_size"], 6);
+    assert_eq!(json(&out)["tree_size"], 6);
     assert_eq!(code(&home.run(&["ledger", "prove", "0"], "")), 3);
     assert_eq!(code(&home.run(&["ledger", "prove", "99"], "")), 3);
 }
@@ -907,7 +844,7 @@ fn show_decodes_one_entry() {
     assert!(text.contains("(the hash of entry 1)"), "{text}");
     assert!(text.contains("\"text\": \"message 1\""), "{text}");
     let out = home.run(&["ledger", "show", "1", "--format", "json"], "");
-    let v = json_out(&out);
+    let v = json(&out);
     assert_eq!(v["hash_matches"], true);
     assert_eq!(v["prev_matches"], true);
     assert_eq!(v["prev"], "0".repeat(64));
@@ -921,11 +858,11 @@ fn key_rotation_keeps_the_ledger_verifiable() {
     let old = home.public_key();
     let out = home.run(&["keys", "rotate", "--format", "json"], "");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let rotated = json_out(&out);
+    let rotated = json(&out);
     let new = home.public_key();
     assert_ne!(old, new);
     assert_eq!(rotated["new_public_key"], new.as_str());
-    let shown = json_out(&home.run(&["keys", "show", "--format", "json"], ""));
+    let shown = json(&home.run(&["keys", "show", "--format", "json"], ""));
     assert_eq!(shown["previous_keys"][0]["public_key"], old.as_str());
     assert!(
         shown["vkey"]
@@ -937,7 +874,7 @@ fn key_rotation_keeps_the_ledger_verifiable() {
     // The rotation is an entry, covered by a checkpoint signed with the new key.
     let seq = rotated["ledger_seq"].as_u64().unwrap();
     assert_eq!(seq, 4);
-    let entry = json_out(&home.run(&["ledger", "show", "4", "--format", "json"], ""));
+    let entry = json(&home.run(&["ledger", "show", "4", "--format", "json"], ""));
     assert_eq!(entry["kind"], "key_rotated");
     assert_eq!(
         entry["body"],
@@ -1007,7 +944,7 @@ fn pass_inspect_is_labelled_unverified() {
         stdout(&out)
     );
     assert!(stderr(&out).contains("NOT checked"));
-    let v = json_out(&home.run(&["pass", "inspect", &token, "--format", "json"], ""));
+    let v = json(&home.run(&["pass", "inspect", &token, "--format", "json"], ""));
     assert_eq!(v["verified"], false);
     assert_eq!(v["header"]["typ"], "axtary-pass+jwt");
     assert_eq!(v["claims"]["aud"], "slack");
@@ -1062,7 +999,7 @@ fn pass_verify_checks_everything_and_is_single_use() {
         "",
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let v = json_out(&out);
+    let v = json(&out);
     assert_eq!(v["valid"], true);
     assert_eq!(v["claims"]["sub"], "claude-code");
     let out = home.run(&["pass", "verify", &token, "--action", &action], "");
@@ -1085,7 +1022,7 @@ fn pass_verify_checks_everything_and_is_single_use() {
     let fresh = mint(&home, ACTION, t);
     let (_, rest) = fresh.split_once('.').unwrap();
     let (claims, _) = rest.split_once('.').unwrap();
-    let kid = json_out(&home.run(&["keys", "show", "--format", "json"], ""))["kid"]
+    let kid = json(&home.run(&["keys", "show", "--format", "json"], ""))["kid"]
         .as_str()
         .unwrap()
         .to_owned();
