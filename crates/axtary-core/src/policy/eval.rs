@@ -17,7 +17,7 @@ use globset::Candidate;
 use super::compile::{
     CmpOp, Cond, GlobRef, Lit, LitSet, Matcher, Op, PathSet, Rule, SetMode, list_text,
 };
-use super::{DEFAULT_DENY, Effect, RuleTrace, Verdict};
+use super::{ApprovalMode, DEFAULT_DENY, Effect, RuleTrace, Verdict};
 use crate::action::Action;
 use crate::facts::Fact;
 
@@ -315,6 +315,7 @@ impl Matcher {
         let (mut i, mut j) = (0, 0);
         let mut first_allow: Option<&Rule> = None;
         let mut first_approval: Option<&Rule> = None;
+        let mut signed_approval = false;
         let mut max_approval: Option<&Rule> = None;
         let mut approvals = 0usize;
         // Walk both candidate lists merged in file order, so the first matching rule of the
@@ -350,6 +351,8 @@ impl Matcher {
                 Effect::RequireApproval => {
                     approvals += 1;
                     first_approval.get_or_insert(r);
+                    signed_approval |=
+                        r.approval_mode.unwrap_or_default() == ApprovalMode::Approval;
                     let count = |r: &Rule| r.approvers.as_ref().map_or(1, |a| a.count);
                     if max_approval.is_none_or(|m| count(r) > count(m)) {
                         max_approval = Some(r);
@@ -358,24 +361,29 @@ impl Matcher {
                 Effect::Allow => first_allow = Some(r),
             }
         }
-        if let Some(r) = first_approval {
-            let mut approvers = r.approvers.clone().unwrap_or_default();
+        if let Some(first) = first_approval {
+            // The strictest approval rule applies whole: the largest count (the first in file
+            // order on a tie), with its group, so the outcome does not depend on rule order.
+            // Any rule asking for a signed approval outranks `ask`.
+            let r = max_approval.unwrap_or(first);
             let mut reason = r.reason.clone();
             if approvals > 1 {
-                let max = max_approval.unwrap_or(r);
-                let max_count = max.approvers.as_ref().map_or(1, |a| a.count);
-                approvers.count = approvers.count.max(max_count);
                 reason = format!(
-                    "{reason} ({approvals} approval rules matched; requiring the largest count, {}, from rule `{}`)",
-                    approvers.count, max.id
+                    "{reason} ({approvals} approval rules matched; the strictest, `{}`, applies)",
+                    r.id
                 );
             }
+            let mode = if signed_approval {
+                ApprovalMode::Approval
+            } else {
+                r.approval_mode.unwrap_or_default()
+            };
             return Verdict {
                 effect: Effect::RequireApproval,
                 rule: r.id.clone(),
                 reason,
-                approvers: Some(approvers),
-                approval_mode: Some(r.approval_mode.unwrap_or_default()),
+                approvers: Some(r.approvers.clone().unwrap_or_default()),
+                approval_mode: Some(mode),
             };
         }
         if let Some(r) = first_allow {

@@ -518,7 +518,7 @@ fn verdicts_serialize_as_the_decision_contract() {
 }
 
 #[test]
-fn several_approval_rules_take_the_first_rule_and_the_largest_count() {
+fn several_approval_rules_take_the_strictest_whole() {
     let p = load(
         r#"version: 1
 rules:
@@ -540,18 +540,20 @@ rules:
 "#,
     );
     let v = p.evaluate(&act(json!({"facts": {"paths": ["infra/prod/x"]}})));
-    assert_eq!(v.rule, "one-reviewer");
+    // The strictest rule applies whole (its group too), whatever the rule order; a rule that
+    // wants a signed approval outranks `ask`.
+    assert_eq!(v.rule, "prod-three");
     assert_eq!(
         v.approvers,
         Some(Approvers {
-            group: "default".into(),
+            group: "sre".into(),
             count: 3
         })
     );
-    assert_eq!(v.approval_mode, Some(ApprovalMode::Ask));
+    assert_eq!(v.approval_mode, Some(ApprovalMode::Approval));
     assert_eq!(
         v.reason,
-        "needs review (3 approval rules matched; requiring the largest count, 3, from rule `prod-three`)"
+        "matched rule `prod-three` (3 approval rules matched; the strictest, `prod-three`, applies)"
     );
     let v = p.evaluate(&act(json!({"facts": {"paths": ["src/x"]}})));
     assert_eq!(v.reason, "needs review");
