@@ -65,6 +65,9 @@ enum Command {
     /// Inspect and verify ActionPasses
     #[command(subcommand)]
     Pass(cmd::pass::PassCommand),
+    /// Store provider credentials that connectors use and agents never see
+    #[command(subcommand)]
+    Secrets(cmd::secrets::SecretsCommand),
 }
 
 #[derive(Subcommand)]
@@ -180,6 +183,7 @@ fn main() -> ExitCode {
         }) => cmd::approvals::deny(&home, &id, as_name, &reason),
         Command::Ledger(c) => cmd::ledger::run(&home, &c),
         Command::Keys(c) => cmd::keys::run(&home, &c),
+        Command::Secrets(c) => cmd::secrets::run(&home, c),
         Command::Pass(c) => cmd::pass::run(&home, &c),
     });
     match result {

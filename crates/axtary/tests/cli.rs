@@ -525,3 +525,67 @@ fn usage_errors_exit_3_not_2() {
     assert_eq!(code(&home.run(&["decide", "--format", "yaml"], "")), 3);
     assert_eq!(code(&home.run(&["--help"], "")), 0);
 }
+
+#[test]
+fn secrets_go_in_and_never_come_out() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::initialized();
+    let canary = "canary-7f3a9c1e5b2d4f6a8c0e";
+    let out = home.run(&["secrets", "set", "slack-bot"], &format!("{canary}\n"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mode = std::fs::metadata(home.path("secrets.json"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    for args in [
+        &["secrets", "list"][..],
+        &["secrets", "list", "--format", "json"],
+    ] {
+        let out = home.run(args, "");
+        assert!(out.status.success());
+        assert!(stdout(&out).contains("slack-bot"), "{}", stdout(&out));
+        assert!(!stdout(&out).contains(canary) && !stderr(&out).contains(canary));
+    }
+    // A value too short to be redacted reliably is refused, and says why, without echoing it.
+    let out = home.run(&["secrets", "set", "short"], "abc");
+    assert_eq!(code(&out), 1);
+    assert!(!stderr(&out).contains("abc\n"));
+    // Looser permissions are refused.
+    std::fs::set_permissions(
+        home.path("secrets.json"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let out = home.run(&["secrets", "list"], "");
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("chmod"), "{}", stderr(&out));
+    std::fs::set_permissions(
+        home.path("secrets.json"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    assert!(
+        home.run(&["secrets", "rm", "slack-bot"], "")
+            .status
+            .success()
+    );
+    assert_eq!(code(&home.run(&["secrets", "rm", "slack-bot"], "")), 1);
+    // The canary never reached the ledger either.
+    let out = home.run(
+        &[
+            "ledger",
+            "export",
+            "--out",
+            home.path("b.json").to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !std::fs::read_to_string(home.path("b.json"))
+            .unwrap()
+            .contains(canary)
+    );
+}

@@ -8,3 +8,4 @@ pub mod ledger;
 pub mod normalize;
 pub mod pass;
 pub mod policy;
+pub mod secrets;
