@@ -124,6 +124,18 @@ impl SendError {
             }
         }
     }
+
+    /// The outcome of a request that failed in transport, for connectors whose retries are
+    /// safe to judge by it: not reached (nothing happened), an oversized answer (the provider
+    /// acted), or unknown (it may have acted).
+    pub fn into_outcome(self, label: &str) -> crate::Outcome {
+        let message = format!("{label}: {}", self.message());
+        match self {
+            SendError::NotReached(_) => crate::Outcome::failed(false, message, json!({})),
+            SendError::TooLarge { .. } => crate::Outcome::failed(true, message, json!({})),
+            SendError::Unknown(_) => crate::Outcome::unknown(message, json!({})),
+        }
+    }
 }
 
 /// An HTTP client with one connector's timeouts, limits and no redirects.

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::broker::Broker;
 use crate::config::SlackConfig;
 use crate::github::{dry, truncate};
-use crate::http::{Body, Header, Planned, SendError, Transport, join};
+use crate::http::{Body, Header, Planned, Transport, join};
 use crate::{BoxFuture, ConfigError, Connector, ExecOptions, Outcome, Refusal, check_pass};
 
 pub(crate) struct Slack {
@@ -64,26 +64,7 @@ impl Slack {
         loop {
             let resp = match self.transport.send(&planned).await {
                 Ok(r) => r,
-                Err(e @ SendError::NotReached(_)) => {
-                    return Ok(Outcome::failed(
-                        false,
-                        format!("slack: {}", e.message()),
-                        json!({}),
-                    ));
-                }
-                Err(e @ SendError::TooLarge { .. }) => {
-                    return Ok(Outcome::failed(
-                        true,
-                        format!("slack: {}", e.message()),
-                        json!({}),
-                    ));
-                }
-                Err(e @ SendError::Unknown(_)) => {
-                    return Ok(Outcome::unknown(
-                        format!("slack: {}", e.message()),
-                        json!({}),
-                    ));
-                }
+                Err(e) => return Ok(e.into_outcome("slack")),
             };
             if resp.status == 429 {
                 let wait = resp

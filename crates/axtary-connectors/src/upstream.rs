@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::broker::Broker;
 use crate::config::{HttpConfig, Upstream};
 use crate::github::dry;
-use crate::http::{Body, Header, Planned, SendError, Transport, join, parse_auth_header};
+use crate::http::{Body, Header, Planned, Transport, join, parse_auth_header};
 use crate::scrub::percent_encode;
 use crate::{
     BoxFuture, ConfigError, Connector, ExecOptions, Outcome, Refusal, check_pass, field,
@@ -154,26 +154,7 @@ impl Http {
         }
         let resp = match transport.send(&planned).await {
             Ok(r) => r,
-            Err(e @ SendError::NotReached(_)) => {
-                return Ok(Outcome::failed(
-                    false,
-                    format!("http {name}: {}", e.message()),
-                    json!({}),
-                ));
-            }
-            Err(e @ SendError::TooLarge { .. }) => {
-                return Ok(Outcome::failed(
-                    true,
-                    format!("http {name}: {}", e.message()),
-                    json!({}),
-                ));
-            }
-            Err(e @ SendError::Unknown(_)) => {
-                return Ok(Outcome::unknown(
-                    format!("http {name}: {}", e.message()),
-                    json!({}),
-                ));
-            }
+            Err(e) => return Ok(e.into_outcome(&format!("http {name}"))),
         };
         let body = match (resp.json(), std::str::from_utf8(&resp.body)) {
             (Some(v), _) => v,
