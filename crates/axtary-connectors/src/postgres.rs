@@ -384,7 +384,7 @@ fn is_textual(ty: &Type) -> bool {
 }
 
 fn hex(raw: &[u8]) -> String {
-    raw.iter().map(|b| format!("{b:02x}")).collect()
+    axtary_core::hex::encode(raw)
 }
 
 fn uuid(raw: &[u8]) -> Option<String> {

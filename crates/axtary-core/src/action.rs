@@ -191,36 +191,14 @@ impl ActionHash {
 
     /// Hex digits without the `sha256:` prefix.
     pub fn hex(&self) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut s = String::with_capacity(64);
-        for b in self.0 {
-            s.push(char::from(HEX[usize::from(b >> 4)]));
-            s.push(char::from(HEX[usize::from(b & 0xf)]));
-        }
-        s
+        crate::hex::encode(&self.0)
     }
 
-    /// Parses `sha256:<64 hex>`.
+    /// Parses `sha256:<64 lower-case hex>`.
     pub fn parse(s: &str) -> Option<Self> {
-        let hex = s.strip_prefix("sha256:")?;
-        if hex.len() != 64 {
-            return None;
-        }
         let mut out = [0u8; 32];
-        for (i, chunk) in hex.as_bytes().chunks_exact(2).enumerate() {
-            let hi = hex_digit(chunk[0])?;
-            let lo = hex_digit(chunk[1])?;
-            out[i] = (hi << 4) | lo;
-        }
+        crate::hex::decode_lower(s.strip_prefix("sha256:")?, &mut out)?;
         Some(Self(out))
-    }
-}
-
-fn hex_digit(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        _ => None,
     }
 }
 

@@ -85,30 +85,13 @@ pub const GENESIS_PREV: Hash = [0; 32];
 
 /// Lower-case hex of a hash.
 pub fn hex(h: &Hash) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(64);
-    for b in h {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    s
+    crate::hex::encode(h)
 }
 
 /// Parses 64 lower-case hex digits.
 pub fn parse_hex(s: &str) -> Option<Hash> {
-    let b = s.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
     let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = (digit(*b.get(2 * i)?)? << 4) | digit(*b.get(2 * i + 1)?)?;
-    }
+    crate::hex::decode_lower(s, &mut out)?;
     Some(out)
 }
 

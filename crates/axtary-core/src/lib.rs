@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod decision;
 pub mod export;
 pub mod facts;
+pub mod hex;
 pub mod json;
 pub mod ledger;
 pub mod merkle;

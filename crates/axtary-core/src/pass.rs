@@ -109,11 +109,7 @@ pub fn key_id(key: &VerifyingKey) -> String {
     let mut h = Sha256::new();
     h.update(b"axtary-key-id-v1\n");
     h.update(key.as_bytes());
-    h.finalize()
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::hex::encode(&h.finalize()[..8])
 }
 
 /// Why a pass could not be minted.

@@ -177,22 +177,14 @@ fn verify_vote(req: &ApprovalRequest, vote: &Vote) -> bool {
     let Some(key) = keys::parse_public_key(&vote.public_key) else {
         return false;
     };
-    let Some(sig) = decode_hex(&vote.signature).and_then(|b| Signature::from_slice(&b).ok()) else {
+    let mut sig = [0u8; 64];
+    if axtary_core::hex::decode(&vote.signature, &mut sig).is_none() {
         return false;
-    };
+    }
+    let sig = Signature::from_bytes(&sig);
     fields_match
         && canonical == vote.statement.as_bytes()
         && key.verify_strict(&canonical, &sig).is_ok()
-}
-
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// The result of looking for an approval that authorizes an action.

@@ -154,19 +154,11 @@ pub fn parse_public_key(hex: &str) -> Option<VerifyingKey> {
 }
 
 pub fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    axtary_core::hex::encode(bytes)
 }
 
 fn decode_hex(hex: &str, out: &mut [u8]) -> Option<()> {
-    let hex = hex.trim().as_bytes();
-    if hex.len() != out.len() * 2 {
-        return None;
-    }
-    for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-        let s = std::str::from_utf8(pair).ok()?;
-        *o = u8::from_str_radix(s, 16).ok()?;
-    }
-    Some(())
+    axtary_core::hex::decode(hex.trim(), out)
 }
 
 /// The key id shown to users.

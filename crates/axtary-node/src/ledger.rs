@@ -184,7 +184,8 @@ fn track_pass(
     Ok(())
 }
 
-fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch: the clock of ledger timestamps and approval expiry.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))

@@ -77,7 +77,7 @@ pub enum MintForError {
 pub fn new_jti() -> Result<String, MintForError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|e| MintForError::Random(e.to_string()))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(axtary_core::hex::encode(&bytes))
 }
 
 /// What a pass is issued for, besides the action.

@@ -30,10 +30,4 @@ pub fn open_ledger(home: &Home) -> Result<Ledger> {
     .with_context(|| format!("cannot open the ledger `{}`", home.ledger_path().display()))
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub use axtary_node::ledger::now_ms;

@@ -198,11 +198,7 @@ pub fn show(home: &Home, args: &ShowArgs) -> Result<Exit> {
         output::print(&format!("{}\n", serde_json::to_string(&raw)?))?;
         return Ok(Exit::Error);
     };
-    let stored_hex = stored
-        .hash
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>();
+    let stored_hex = axtary_core::hex::encode(&stored.hash);
     match args.format {
         Format::Json => output::print_json(&json!({
             "seq": entry.seq,
