@@ -254,6 +254,17 @@ pub struct SqlConfig<D> {
     pub databases: BTreeMap<String, D>,
 }
 
+impl<D> SqlConfig<D> {
+    /// The database named `name` in the `connector` section, or a refusal saying where to add it.
+    pub(crate) fn database(&self, connector: &str, name: &str) -> Result<&D, crate::Refusal> {
+        self.databases.get(name).ok_or_else(|| {
+            crate::Refusal::Config(format!(
+                "unknown {connector} database `{name}`\nhint: add it under `connectors.{connector}.databases`"
+            ))
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostgresDatabase {

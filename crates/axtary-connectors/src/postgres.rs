@@ -63,11 +63,7 @@ impl Postgres {
 
     async fn run(&self, action: &Action, dry_run: bool) -> Result<Outcome, Refusal> {
         let name = str_field(action, "database")?;
-        let db = self.cfg.databases.get(name).ok_or_else(|| {
-            Refusal::Config(format!(
-                "unknown postgres database `{name}`\nhint: add it under `connectors.postgres.databases`"
-            ))
-        })?;
+        let db = self.cfg.database("postgres", name)?;
         let sql_text = str_field(action, "sql")?;
         let params = params(action)?;
         let ro = read_only(action, Dialect::Postgres, sql_text);

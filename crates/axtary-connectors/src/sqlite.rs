@@ -33,11 +33,7 @@ impl Sqlite {
 
     async fn run(&self, action: &Action, dry_run: bool) -> Result<Outcome, Refusal> {
         let name = str_field(action, "database")?;
-        let db = self.cfg.databases.get(name).ok_or_else(|| {
-            Refusal::Config(format!(
-                "unknown sqlite database `{name}`\nhint: add it under `connectors.sqlite.databases`"
-            ))
-        })?;
+        let db = self.cfg.database("sqlite", name)?;
         let sql_text = str_field(action, "sql")?.to_owned();
         let params = params(action)?;
         let ro = read_only(action, Dialect::Sqlite, &sql_text);
