@@ -63,7 +63,7 @@ fn root() -> PathBuf {
 
 fn load_policy(name: &str) -> Policy {
     let path = if name == "starter" {
-        root().join("crates/axtary/src/starter-policy.yaml")
+        root().join("crates/axtary-node/src/starter-policy.yaml")
     } else {
         root().join("tests/corpus/policies").join(name)
     };

@@ -3,7 +3,9 @@
 
 pub mod approvals;
 pub mod bundle;
+pub mod home;
 pub mod keys;
 pub mod ledger;
 pub mod passes;
+pub mod policy_file;
 pub mod record;

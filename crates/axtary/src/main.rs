@@ -3,16 +3,16 @@
 
 mod cmd;
 mod exit;
-mod home;
 mod node;
 mod output;
-mod policy_file;
 mod request;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+pub(crate) use axtary_node::{home, policy_file};
 
 use crate::exit::Exit;
 use crate::home::Home;

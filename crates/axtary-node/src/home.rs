@@ -6,6 +6,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use axtary_connectors::ConnectorsConfig;
 use serde::Deserialize;
 
 /// The starter policy written by `axtary init`.
@@ -84,6 +85,16 @@ impl Home {
         let config: Config = serde_saphyr::from_str(&text)
             .map_err(|e| anyhow::anyhow!("{e}"))
             .with_context(|| format!("invalid config `{}`", path.display()))?;
+        let max = axtary_core::pass::MAX_LIFETIME_SECS;
+        if i64::from(config.passes.lifetime_seconds) > max || config.passes.lifetime_seconds == 0 {
+            bail!(
+                "invalid config `{}`: passes.lifetime_seconds must be between 1 and {max}",
+                path.display()
+            );
+        }
+        if let Err(e) = axtary_connectors::config::validate(&config.connectors) {
+            bail!("invalid config `{}`: {e}", path.display());
+        }
         if config.version != 1 {
             bail!(
                 "invalid config `{}`: unsupported version {}",
@@ -109,6 +120,31 @@ pub struct Config {
     pub limits: ConfigLimits,
     #[serde(default)]
     pub approvals: ConfigApprovals,
+    #[serde(default)]
+    pub passes: ConfigPasses,
+    /// Provider connectors (docs/connectors.md). Absent connectors are not available.
+    #[serde(default)]
+    pub connectors: ConnectorsConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigPasses {
+    /// ActionPass lifetime in seconds (at most 300).
+    #[serde(default = "default_pass_lifetime")]
+    pub lifetime_seconds: u32,
+}
+
+impl Default for ConfigPasses {
+    fn default() -> Self {
+        Self {
+            lifetime_seconds: default_pass_lifetime(),
+        }
+    }
+}
+
+fn default_pass_lifetime() -> u32 {
+    60
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -139,6 +175,8 @@ impl Default for Config {
             policy: default_policy(),
             limits: ConfigLimits::default(),
             approvals: ConfigApprovals::default(),
+            passes: ConfigPasses::default(),
+            connectors: ConnectorsConfig::default(),
         }
     }
 }
@@ -187,7 +225,7 @@ pub enum Created {
 
 /// Creates `dir` (0700) if missing.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
-    axtary_node::keys::ensure_private_dir(dir)
+    crate::keys::ensure_private_dir(dir)
         .with_context(|| format!("cannot create `{}`", dir.display()))
 }
 
