@@ -156,12 +156,16 @@ impl Http {
             Ok(r) => r,
             Err(e) => return Ok(e.into_outcome(&format!("http {name}"))),
         };
-        let body = match (resp.json(), std::str::from_utf8(&resp.body)) {
-            (Some(v), _) => v,
-            (None, Ok(text)) => Value::String(text.to_owned()),
-            (None, Err(_)) => json!({"base64": STANDARD.encode(&resp.body)}),
+        let (body, binary) = match (resp.json(), std::str::from_utf8(&resp.body)) {
+            (Some(v), _) => (v, false),
+            (None, Ok(text)) => (Value::String(text.to_owned()), false),
+            (None, Err(_)) => (json!({"base64": STANDARD.encode(&resp.body)}), true),
         };
         let mut result = json!({"http_status": resp.status, "body": body});
+        if binary {
+            // Says how to read `body` back: a JSON answer could also be `{"base64": ...}`.
+            result["body_encoding"] = "base64".into();
+        }
         if let Some(ct) = &resp.content_type {
             result["content_type"] = ct.clone().into();
         }

@@ -25,6 +25,9 @@ limits:
 approvals:
   # How long an approval request stays open.
   ttl_seconds: 3600
+serve:
+  # Address of the `axtary serve` HTTP API (loopback only, unless --allow-remote).
+  listen: 127.0.0.1:7777
 ";
 
 /// Where Axtary keeps its state.
@@ -67,6 +70,11 @@ impl Home {
 
     pub fn ledger_path(&self) -> PathBuf {
         self.root.join("ledger.db")
+    }
+
+    /// The bearer token local agents present to `axtary serve` (0600).
+    pub fn agent_token_path(&self) -> PathBuf {
+        self.root.join("agent.token")
     }
 
     /// The policy file named by the config (default `policy.yaml`).
@@ -125,6 +133,17 @@ pub struct Config {
     /// Provider connectors (docs/connectors.md). Absent connectors are not available.
     #[serde(default)]
     pub connectors: ConnectorsConfig,
+    #[serde(default)]
+    pub serve: ConfigServe,
+}
+
+/// The local daemon (`axtary serve`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigServe {
+    /// Address to listen on (`--listen` overrides it) [default: 127.0.0.1:7777].
+    #[serde(default)]
+    pub listen: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -177,6 +196,7 @@ impl Default for Config {
             approvals: ConfigApprovals::default(),
             passes: ConfigPasses::default(),
             connectors: ConnectorsConfig::default(),
+            serve: ConfigServe::default(),
         }
     }
 }

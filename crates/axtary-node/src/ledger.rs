@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -115,6 +116,8 @@ struct Inner {
     path: PathBuf,
     origin: String,
     checkpoint_on_close: bool,
+    /// Groups that failed to append (shared with the writer, which sees detached failures).
+    failures: Arc<AtomicU64>,
 }
 
 const SCHEMA: &str = "
@@ -252,12 +255,14 @@ impl Ledger {
         }
         let (tx, rx) = mpsc::channel();
         let checkpoint_on_close = options.checkpoint_on_close;
+        let failures = Arc::new(AtomicU64::new(0));
         let mut writer = Writer {
             conn,
             key,
             options,
             origin: origin.to_owned(),
             frontier: HashMap::new(),
+            failures: Arc::clone(&failures),
         };
         let handle = std::thread::Builder::new()
             .name("axtary-ledger".into())
@@ -270,6 +275,7 @@ impl Ledger {
                 path: path.to_path_buf(),
                 origin: origin.to_owned(),
                 checkpoint_on_close,
+                failures,
             }),
         })
     }
@@ -280,6 +286,19 @@ impl Ledger {
 
     pub fn origin(&self) -> &str {
         &self.inner.origin
+    }
+
+    /// How many appends (groups of entries) failed since the ledger was opened, including
+    /// detached ones nobody waited for. A daemon exports it as a metric.
+    pub fn append_failures(&self) -> u64 {
+        self.inner.failures.load(Ordering::Relaxed)
+    }
+
+    fn count_failure<T>(&self, result: Result<T, LedgerError>) -> Result<T, LedgerError> {
+        if result.is_err() {
+            self.inner.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        result
     }
 
     fn send(&self, msg: Msg) -> Result<(), LedgerError> {
@@ -305,13 +324,14 @@ impl Ledger {
         entries: Vec<(EntryKind, Value)>,
         link: Option<&'static str>,
     ) -> Result<Vec<Appended>, LedgerError> {
-        check_bodies(&entries)?;
+        self.count_failure(check_bodies(&entries))?;
         let (reply, wait) = mpsc::sync_channel(1);
-        self.send(Msg::Append(Group {
+        self.count_failure(self.send(Msg::Append(Group {
             entries,
             link,
             reply: Some(reply),
-        }))?;
+        })))?;
+        // Failures the writer reports are counted by the writer.
         wait.recv().map_err(|_| LedgerError::Closed)?
     }
 
@@ -321,12 +341,12 @@ impl Ledger {
     /// outcome: recovery then records `outcome_unknown`).
     pub fn append_detached(&self, kind: EntryKind, body: Value) -> Result<(), LedgerError> {
         let entries = vec![(kind, body)];
-        check_bodies(&entries)?;
-        self.send(Msg::Append(Group {
+        self.count_failure(check_bodies(&entries))?;
+        self.count_failure(self.send(Msg::Append(Group {
             entries,
             link: None,
             reply: None,
-        }))
+        })))
     }
 
     /// Signs a checkpoint now if entries were added since the last one; returns the note.
@@ -386,6 +406,7 @@ struct Writer {
     /// Full-subtree hashes on the right edge of the tree that later appends will need, valid
     /// for the tree size they were computed at.
     frontier: HashMap<(u32, u64), Hash>,
+    failures: Arc<AtomicU64>,
 }
 
 impl Writer {
@@ -420,6 +441,9 @@ impl Writer {
                             .map(|a| a.seq)
                             .max();
                         for (group, a) in batch.into_iter().zip(appended) {
+                            if a.is_err() {
+                                self.failures.fetch_add(1, Ordering::Relaxed);
+                            }
                             if let Some(reply) = group.reply {
                                 let _ = reply.send(a);
                             }
@@ -429,6 +453,8 @@ impl Writer {
                         // Nothing of the batch is acknowledged; the in-memory frontier may be
                         // stale, so drop it and re-read from the database next time.
                         self.frontier.clear();
+                        self.failures
+                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
                         for group in batch {
                             if let Some(reply) = group.reply {
                                 let _ = reply.send(Err(e.clone()));

@@ -3,6 +3,7 @@
 
 pub mod approvals;
 pub mod bundle;
+pub mod daemon;
 pub mod home;
 pub mod keys;
 pub mod ledger;
@@ -10,3 +11,4 @@ pub mod passes;
 pub mod pipeline;
 pub mod policy_file;
 pub mod record;
+pub mod token;

@@ -60,6 +60,18 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
     },
+    /// Run the local daemon: the HTTP API for agents (POST /v1/actions, /v1/decide, ...) and
+    /// the /proxy/UPSTREAM/... reverse proxy, on 127.0.0.1:7777 by default
+    Serve {
+        /// Address to listen on [default: config `serve.listen`, else 127.0.0.1:7777]; port 0
+        /// picks a free port (the first line printed names it)
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+        /// Allow an address reachable from other machines (the agent token is then all that
+        /// protects the API)
+        #[arg(long)]
+        allow_remote: bool,
+    },
     /// Check, test and explain policies
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -165,6 +177,10 @@ fn main() -> ExitCode {
         Command::Normalize { format } => cmd::normalize::run(&home, format),
         Command::Decide { policy, format } => cmd::decide::run(&home, policy.as_deref(), format),
         Command::Run { dry_run, format } => cmd::run::run(&home, dry_run, format),
+        Command::Serve {
+            listen,
+            allow_remote,
+        } => cmd::serve::run(&home, listen, allow_remote),
         Command::Policy(PolicyCommand::Check { file, format }) => {
             cmd::policy::check(&home, file.as_deref(), format)
         }

@@ -15,6 +15,13 @@ pub fn run(home: &Home, format: Format) -> Result<Exit> {
     } else {
         Created::Kept
     };
+    let token = if axtary_node::token::create(&home.agent_token_path())
+        .context("cannot create the agent token")?
+    {
+        Created::New
+    } else {
+        Created::Kept
+    };
     let node_key = keys::load_node_key(&home.key_path())?;
     let node_name = format!("node-{}", node_key.key_id().get(..8).unwrap_or("local"));
     let config = home::create_file(
@@ -36,6 +43,7 @@ pub fn run(home: &Home, format: Format) -> Result<Exit> {
         ("config", home.config_path(), config),
         ("policy", policy_path, policy),
         ("ledger", home.ledger_path(), ledger),
+        ("agent token", home.agent_token_path(), token),
     ];
     match format {
         Format::Json => {
@@ -55,12 +63,13 @@ pub fn run(home: &Home, format: Format) -> Result<Exit> {
                 } else {
                     "kept   "
                 };
-                text.push_str(&format!("  {verb} {what:<8} {}\n", path.display()));
+                text.push_str(&format!("  {verb} {what:<11} {}\n", path.display()));
             }
             text.push_str(&format!("  node key id: {}\n", node_key.key_id()));
             text.push_str(
                 "\nnext:\n  axtary policy test             # run the starter policy's own tests\n  \
-                 echo '{\"connector\":\"fs\",\"operation\":\"read\",\"input\":{\"path\":\"/repo/.env\"}}' | axtary decide\n",
+                 echo '{\"connector\":\"fs\",\"operation\":\"read\",\"input\":{\"path\":\"/repo/.env\"}}' | axtary decide\n  \
+                 axtary serve                   # the local HTTP API for agents (token: agent.token)\n",
             );
             output::print(&text)?;
         }

@@ -10,3 +10,4 @@ pub mod pass;
 pub mod policy;
 pub mod run;
 pub mod secrets;
+pub mod serve;
