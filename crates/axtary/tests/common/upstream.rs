@@ -1,5 +1,6 @@
 //! A local HTTP upstream for end-to-end tests: records every request, answers JSON, and can be
-//! told to stall (`/slow...` paths sleep before answering).
+//! told to stall (`/slow...` paths sleep before answering), to answer another status
+//! (`/status/NNN...`) or to answer bytes that are not UTF-8 (`/binary...`).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -17,6 +18,9 @@ pub struct Seen {
     pub headers: BTreeMap<String, String>,
     pub body: String,
 }
+
+/// What `/binary` answers: bytes that are not UTF-8.
+pub const BINARY: &[u8] = &[0xff, 0x00, 0xfe, b'a', 0x80, 0x81];
 
 pub struct Upstream {
     pub url: String,
@@ -87,10 +91,26 @@ fn handle(stream: std::net::TcpStream, record: &Mutex<Vec<Seen>>) -> std::io::Re
         if path.starts_with("/slow") {
             std::thread::sleep(Duration::from_secs(4));
         }
-        let reply = serde_json::json!({"ok": true, "path": path, "echo": auth}).to_string();
+        if path.starts_with("/binary") {
+            let reply = BINARY;
+            write!(
+                writer,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\n\r\n",
+                reply.len()
+            )?;
+            writer.write_all(reply)?;
+            writer.flush()?;
+            continue;
+        }
+        let status: u16 = path
+            .strip_prefix("/status/")
+            .and_then(|s| s.get(..3))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(200);
+        let reply = serde_json::json!({"ok": status < 400, "path": path, "echo": auth}).to_string();
         write!(
             writer,
-            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{reply}",
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{reply}",
             reply.len()
         )?;
         writer.flush()?;
