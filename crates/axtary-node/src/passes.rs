@@ -73,10 +73,16 @@ pub enum MintForError {
     Random(String),
 }
 
-/// 128 random bits as 32 lower-case hex digits.
+/// 32 lower-case hex digits: the issue time in milliseconds (48 bits), then 80 random bits.
+///
+/// Time first, so that the `passes` and `used_jti` tables (keyed by `jti`) grow at their end:
+/// with fully random ids every insert dirtied a random B-tree page, and under load each
+/// action wrote dozens of pages to the WAL. 80 random bits keep ids unique and unguessable.
 pub fn new_jti() -> Result<String, MintForError> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| MintForError::Random(e.to_string()))?;
+    getrandom::fill(&mut bytes[6..]).map_err(|e| MintForError::Random(e.to_string()))?;
+    let ms = u64::try_from(crate::ledger::now_ms()).unwrap_or(0);
+    bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
     Ok(axtary_core::hex::encode(&bytes))
 }
 

@@ -264,6 +264,42 @@ impl Node {
         let _ = self.ledger.append(EntryKind::PolicyLoaded, body);
     }
 
+    /// [`Node::decide_unrecorded`] for async callers: the pure part inline for requests up to
+    /// [`INLINE_DECIDE_MAX`], the approvals store (SQLite, which may wait on a lock) and large
+    /// requests on a blocking thread.
+    async fn decide_unrecorded_async(self: &Arc<Self>, request: Vec<u8>) -> Decided {
+        if request.len() > INLINE_DECIDE_MAX {
+            let node = Arc::clone(self);
+            return tokio::task::spawn_blocking(move || {
+                node.decide_unrecorded(Request::Bytes(&request))
+            })
+            .await
+            .unwrap_or_else(|e| internal_decided(&e.to_string()));
+        }
+        let decided = {
+            let policy = self.policy();
+            decide_bytes(&request, policy.policy(), &self.normalize)
+        };
+        if decided.decision.effect != Effect::RequireApproval {
+            return decided;
+        }
+        let node = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let mut decided = decided;
+            node.apply_approvals(&mut decided);
+            decided
+        })
+        .await
+        .unwrap_or_else(|e| internal_decided(&e.to_string()))
+    }
+
+    /// [`Node::decide`] for async callers (the daemon): resolves once the decision is durable,
+    /// without parking a thread on the ledger's fsync.
+    pub async fn decide_async(self: &Arc<Self>, request: Vec<u8>, surface: &str) -> Decided {
+        let decided = self.decide_unrecorded_async(request).await;
+        self.record_decision_async(decided, surface).await
+    }
+
     /// Normalizes and decides without recording: for surfaces that record themselves.
     fn decide_unrecorded(&self, request: Request<'_>) -> Decided {
         let policy = self.policy();
@@ -327,17 +363,15 @@ impl Node {
         self.record_decision(decided, surface)
     }
 
-    fn record_decision(&self, mut decided: Decided, surface: &str) -> Decided {
+    fn record_decision(&self, decided: Decided, surface: &str) -> Decided {
         let body = record::decision_body(&decided, surface, decided.context.as_ref());
-        match self.ledger.append(EntryKind::Decision, body) {
-            Ok(a) => decided.decision.ledger_seq = Some(a.seq),
-            Err(e) => {
-                if decided.decision.effect != Effect::Deny {
-                    decided.decision = decided.decision.unrecorded(&e.to_string());
-                }
-            }
-        }
-        decided
+        recorded(decided, self.ledger.append(EntryKind::Decision, body))
+    }
+
+    async fn record_decision_async(&self, decided: Decided, surface: &str) -> Decided {
+        let body = record::decision_body(&decided, surface, decided.context.as_ref());
+        let appended = self.ledger.append_async(EntryKind::Decision, body).await;
+        recorded(decided, appended)
     }
 
     /// Records the outcome of an action that ran outside Axtary (Claude Code's own tools, a
@@ -348,19 +382,8 @@ impl Node {
         succeeded: bool,
         detail: Value,
     ) -> Result<u64, LedgerError> {
-        let mut body = Map::new();
-        body.insert("decision_seq".into(), decision_seq.into());
-        if let Value::Object(d) = detail {
-            for (k, v) in d {
-                body.entry(k).or_insert(v);
-            }
-        }
-        let kind = if succeeded {
-            EntryKind::Executed
-        } else {
-            EntryKind::Failed
-        };
-        Ok(self.ledger.append(kind, Value::Object(body))?.seq)
+        let (kind, body) = outcome_entry(decision_seq, succeeded, detail);
+        Ok(self.ledger.append(kind, body)?.seq)
     }
 
     /// The configured connectors, built on first use (a hook never builds HTTP clients).
@@ -390,11 +413,8 @@ impl Node {
         surface: String,
         opts: RunOptions,
     ) -> RunResult {
-        let node = Arc::clone(self);
         let dry_run = opts.dry_run;
-        let issued = tokio::task::spawn_blocking(move || node.issue(&request, &surface, dry_run))
-            .await
-            .unwrap_or_else(|e| Issued::Done(Box::new(internal_failure(&e.to_string()))));
+        let issued = self.issue(request, &surface, dry_run).await;
         let ready = match issued {
             Issued::Done(result) => return *result,
             Issued::Ready(ready) => ready,
@@ -404,14 +424,15 @@ impl Node {
     }
 
     /// Everything up to the connector: decide, record decision + pass in one commit, mint.
-    fn issue(&self, request: &[u8], surface: &str, dry_run: bool) -> Issued {
-        let mut decided = self.decide_unrecorded(Request::Bytes(request));
+    /// Waits for the ledger without parking a thread (the daemon runs many of these at once).
+    async fn issue(self: &Arc<Self>, request: Vec<u8>, surface: &str, dry_run: bool) -> Issued {
+        let mut decided = self.decide_unrecorded_async(request).await;
         let invalid_input = decided.input_error.is_some();
         let allowed = decided.decision.effect == Effect::Allow;
         let action = match (&decided.action, allowed) {
             (Some(a), true) => a.clone(),
             _ => {
-                let decided = self.record_decision(decided, surface);
+                let decided = self.record_decision_async(decided, surface).await;
                 return Issued::Done(Box::new(not_run(decided, invalid_input)));
             }
         };
@@ -425,17 +446,15 @@ impl Node {
                 )
             })
         }) {
-            let decided = self.record_decision(decided, surface);
+            let decided = self.record_decision_async(decided, surface).await;
             let seq = decided.decision.ledger_seq;
             let mut result = not_run(decided, false);
             result.status = RunStatus::Failed;
             result.error = Some(why.clone());
             if let Some(seq) = seq {
-                let _ = self.record_outcome(
-                    seq,
-                    false,
-                    json!({"error": why, "provider_reached": false}),
-                );
+                let detail = json!({"error": why, "provider_reached": false});
+                let (kind, body) = outcome_entry(seq, false, detail);
+                let _ = self.ledger.append_async(kind, body).await;
             }
             return Issued::Done(Box::new(result));
         }
@@ -445,7 +464,7 @@ impl Node {
             Ok(j) => j,
             Err(e) => {
                 decided.decision = decided.decision.unrecorded(&e.to_string());
-                let decided = self.record_decision(decided, surface);
+                let decided = self.record_decision_async(decided, surface).await;
                 return Issued::Done(Box::new(not_run(decided, false)));
             }
         };
@@ -475,13 +494,16 @@ impl Node {
             "iat": claims.iat, "exp": claims.exp, "dry_run": dry_run, "in_process": true,
         });
         // Record before effect: decision and pass, durable together, or nothing runs.
-        let appended = self.ledger.append_group(
-            vec![
-                (EntryKind::Decision, decision_body),
-                (EntryKind::PassIssued, pass_body),
-            ],
-            Some("decision_seq"),
-        );
+        let appended = self
+            .ledger
+            .append_group_async(
+                vec![
+                    (EntryKind::Decision, decision_body),
+                    (EntryKind::PassIssued, pass_body),
+                ],
+                Some("decision_seq"),
+            )
+            .await;
         let (decision_seq, pass_seq) = match appended.as_deref() {
             Ok([d, p]) => (d.seq, p.seq),
             Ok(_) => {
@@ -686,17 +708,52 @@ fn not_run(decided: Decided, invalid_input: bool) -> RunResult {
     }
 }
 
-fn internal_failure(why: &str) -> RunResult {
-    RunResult {
-        status: RunStatus::Denied,
+/// Requests up to this size are decided inline by async callers; larger ones (whose
+/// normalization, say of a long SQL script, may take a while) on a blocking thread.
+const INLINE_DECIDE_MAX: usize = 64 * 1024;
+
+/// A deny for a failure inside the node itself (a panicked task).
+fn internal_decided(why: &str) -> Decided {
+    Decided {
         decision: Decision::invalid_policy(format!("internal error: {why}"), None),
-        approval_id: None,
-        result: None,
-        error: Some(format!("internal error: {why}")),
-        provider_reached: None,
-        pass: None,
-        invalid_input: false,
+        action: None,
+        input_error: None,
+        context: None,
     }
+}
+
+/// `decided` with the ledger's answer applied: an allow (or approval) that cannot be recorded
+/// becomes a deny.
+fn recorded(
+    mut decided: Decided,
+    appended: Result<crate::ledger::Appended, LedgerError>,
+) -> Decided {
+    match appended {
+        Ok(a) => decided.decision.ledger_seq = Some(a.seq),
+        Err(e) => {
+            if decided.decision.effect != Effect::Deny {
+                decided.decision = decided.decision.unrecorded(&e.to_string());
+            }
+        }
+    }
+    decided
+}
+
+/// The entry recording the outcome of an action that ran under decision `decision_seq`.
+fn outcome_entry(decision_seq: u64, succeeded: bool, detail: Value) -> (EntryKind, Value) {
+    let mut body = Map::new();
+    body.insert("decision_seq".into(), decision_seq.into());
+    if let Value::Object(d) = detail {
+        for (k, v) in d {
+            body.entry(k).or_insert(v);
+        }
+    }
+    let kind = if succeeded {
+        EntryKind::Executed
+    } else {
+        EntryKind::Failed
+    };
+    (kind, Value::Object(body))
 }
 
 /// `sha256:` of the JCS form of `value`.

@@ -387,16 +387,7 @@ impl Daemon {
 }
 
 async fn decide(State(d): State<St>, _: Authed, Payload(bytes): Payload) -> Response {
-    let node = Arc::clone(&d.node);
-    let decided = match tokio::task::spawn_blocking(move || node.decide(&bytes, SURFACE_API)).await
-    {
-        Ok(decided) => decided,
-        Err(e) => {
-            return d
-                .internal(format!("decide task failed: {e}"))
-                .into_response();
-        }
-    };
+    let decided = d.node.decide_async(bytes.to_vec(), SURFACE_API).await;
     d.metrics.decision(decided.decision.effect);
     let decision = json!(decided.decision);
     if let Some(e) = &decided.input_error {
