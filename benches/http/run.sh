@@ -81,11 +81,22 @@ print(f"{statistics.median(times):.3f}")
 PY
 }
 
-# wrk run: prints the summary lines and stores requests/s and p50/p99 in R_RATE, R_P50, R_P99.
+HZ=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# wrk run: prints the summary lines and stores requests/s and p50/p99 in R_RATE, R_P50, R_P99,
+# and the daemon's CPU time per request (user + system, all threads) in R_CPU.
 bench() {
   local label=$1; shift
   local out=$WORK/wrk.out
+  local before
+  before=$(cpu_ticks "$DAEMON")
   wrk --latency "$@" >"$out"
+  local after
+  after=$(cpu_ticks "$DAEMON")
+  local n
+  n=$(awk '/requests in/ {print $1}' "$out")
+  R_CPU=$(awk -v a="$before" -v b="$after" -v n="$n" -v hz="$HZ" 'BEGIN {printf "%.0f", (b - a) * 1e6 / hz / (n > 0 ? n : 1)}')
   R_RATE=$(awk '/Requests\/sec/ {print $2}' "$out")
   R_P50=$(awk '$1 == "50%" {print $2}' "$out")
   R_P99=$(awk '$1 == "99%" {print $2}' "$out")
@@ -93,24 +104,24 @@ bench() {
   bad=$(awk '/Non-2xx or 3xx/ {print $5}' "$out")
   local errs
   errs=$(grep -E 'Socket errors' "$out" || true)
-  printf '%-34s %10s req/s   p50 %-9s p99 %-9s %s%s\n' "$label" "$R_RATE" "$R_P50" "$R_P99" \
-    "${bad:+non-2xx: $bad }" "$errs"
+  printf '%-34s %10s req/s   p50 %-9s p99 %-9s daemon CPU %5s us/req %s%s\n' "$label" "$R_RATE" \
+    "$R_P50" "$R_P99" "$R_CPU" "${bad:+non-2xx: $bad }" "$errs"
 }
 
 to_ms() { # wrk latency (e.g. 812.00us, 1.23ms, 1.01s) to milliseconds
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
 }
 
-echo "--- machine: $(nproc) cores; fsync (4 KiB, median of 200): $(fsync_ms) ms"
+echo "--- machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); fsync (4 KiB, median of 200): $(fsync_ms) ms"
 echo "--- warm-up"
 wrk -t"$THREADS" -c"$CONNS" -d3s -s benches/http/decide.lua "$URL/v1/decide" >/dev/null
 SEQ0=$(curl -s "$URL/healthz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ledger"]["entries"])')
 
 echo "--- $CONNS connections, $DURATION each"
 bench "POST /v1/decide" -t"$THREADS" -c"$CONNS" -d"$DURATION" -s benches/http/decide.lua "$URL/v1/decide"
-DECIDE_RATE=$R_RATE DECIDE_P99=$R_P99
+DECIDE_RATE=$R_RATE DECIDE_P99=$R_P99 DECIDE_CPU=$R_CPU
 bench "POST /v1/actions (full pipeline)" -t"$THREADS" -c"$CONNS" -d"$DURATION" -s benches/http/actions.lua "$URL/v1/actions"
-ACTIONS_RATE=$R_RATE
+ACTIONS_RATE=$R_RATE ACTIONS_CPU=$R_CPU
 bench "GET /proxy/internal-api/..." -t"$THREADS" -c"$CONNS" -d"$DURATION" -s benches/http/proxy.lua "$URL/proxy/internal-api/v1/customers/7"
 bench "GET upstream directly" -t"$THREADS" -c"$CONNS" -d"$DURATION" "$UPSTREAM/v1/customers/7"
 RSS_LOAD=$(awk '/VmHWM/ {print $2, $3}' "/proc/$DAEMON/status")
@@ -126,8 +137,9 @@ SEQ1=$(curl -s "$URL/healthz" | python3 -c 'import json,sys; print(json.load(sys
 kill -TERM "$DAEMON"
 wait "$DAEMON" || true
 echo "--- results"
-echo "decide:           $DECIDE_RATE/s, p99 $DECIDE_P99 (budget >= 10000/s, p99 < 10ms)"
-echo "actions:          $ACTIONS_RATE/s (budget >= 3000/s)"
+echo "decide:           $DECIDE_RATE/s, p99 $DECIDE_P99 (budget >= 10000/s, p99 < 10ms); daemon CPU $DECIDE_CPU us/decision"
+echo "actions:          $ACTIONS_RATE/s (budget >= 3000/s); daemon CPU $ACTIONS_CPU us/action"
+echo "                  (wrk, the upstream and the daemon share the $(nproc) cores: CPU per request is the load-independent figure)"
 echo "added latency:    $(awk -v a="$ONE_ACTIONS" -v d="$ONE_DIRECT" 'BEGIN {printf "%.3f", a - d}') ms at p50 (actions $ONE_ACTIONS ms - direct $ONE_DIRECT ms; budget: one fsync + 1 ms)"
 echo "daemon peak RSS:  $RSS_LOAD (VmHWM; budget < 64 MiB)"
 echo "ledger:           $((SEQ1 - SEQ0)) entries written during the runs"
