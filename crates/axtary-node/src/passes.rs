@@ -75,9 +75,9 @@ pub enum MintForError {
 
 /// 32 lower-case hex digits: the issue time in milliseconds (48 bits), then 80 random bits.
 ///
-/// Time first, so that the `passes` and `used_jti` tables (keyed by `jti`) grow at their end:
-/// with fully random ids every insert dirtied a random B-tree page, and under load each
-/// action wrote dozens of pages to the WAL. 80 random bits keep ids unique and unguessable.
+/// Time first, so that the `passes` and `used_jti` tables (keyed by `jti`, and never pruned)
+/// grow at their end: with fully random ids, once they outgrow SQLite's page cache every
+/// insert reads and dirties a random B-tree page. 80 random bits keep ids unique.
 pub fn new_jti() -> Result<String, MintForError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes[6..]).map_err(|e| MintForError::Random(e.to_string()))?;
