@@ -138,6 +138,23 @@ pub struct RunResult {
     pub invalid_input: bool,
 }
 
+impl RunResult {
+    /// A deny for a failure inside the node itself (a panicked task): nothing ran.
+    pub fn internal_failure(why: &str) -> RunResult {
+        let decided = internal_decided(why);
+        RunResult {
+            status: RunStatus::Denied,
+            error: Some(format!("internal error: {why}")),
+            decision: decided.decision,
+            approval_id: None,
+            result: None,
+            provider_reached: None,
+            pass: None,
+            invalid_input: false,
+        }
+    }
+}
+
 /// The pass an action ran under.
 #[derive(Clone, Debug, Serialize)]
 pub struct PassSummary {

@@ -637,6 +637,48 @@ fn wait_returns_as_soon_as_another_process_decides() {
     assert!(start.elapsed() >= Duration::from_secs(1));
 }
 
+#[test]
+fn a_client_that_hangs_up_does_not_cancel_the_action() {
+    use std::io::Write;
+    let upstream = Upstream::start();
+    let home = home_with(&upstream, 10, "");
+    let mut d = Daemon::start(&home);
+    let body = http_action("GET", "/slow/hangup");
+    let mut stream = std::net::TcpStream::connect(d.url.strip_prefix("http://").unwrap()).unwrap();
+    write!(
+        stream,
+        "POST /v1/actions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-length: {}\r\n\r\n{body}",
+        d.token,
+        body.len()
+    )
+    .unwrap();
+    let start = Instant::now();
+    while upstream.requests().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the request never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Hang up while the upstream holds the request (it answers after 4 s).
+    drop(stream);
+    loop {
+        let m = d.call("GET", "/metrics", "").text();
+        if m.contains("axtary_runs_total{status=\"executed\"} 1") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "never executed: {m}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(d.stop().code(), Some(0));
+    let ledger = ledger_jsonl(&home);
+    assert!(ledger.contains("\"kind\":\"executed\""), "{ledger}");
+    assert!(!ledger.contains("outcome_unknown"), "{ledger}");
+}
+
 const GOOD_POLICY_V2: &str = r##"version: 1
 rules:
   - id: only-general

@@ -28,8 +28,6 @@ pub enum ErrorCode {
     /// The action was allowed but did not succeed (the connector refused, the provider was
     /// unreachable or failed, or timed out: see `provider_reached`).
     ActionFailed,
-    /// The daemon is shutting down.
-    Unavailable,
     /// A bug or an unexpected failure; details are on the daemon's stderr.
     Internal,
 }
@@ -46,7 +44,6 @@ impl ErrorCode {
         ErrorCode::ApprovalRequired,
         ErrorCode::LedgerUnavailable,
         ErrorCode::ActionFailed,
-        ErrorCode::Unavailable,
         ErrorCode::Internal,
     ];
 
@@ -61,7 +58,6 @@ impl ErrorCode {
             ErrorCode::ApprovalRequired => "approval_required",
             ErrorCode::LedgerUnavailable => "ledger_unavailable",
             ErrorCode::ActionFailed => "action_failed",
-            ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
         }
     }
@@ -75,9 +71,7 @@ impl ErrorCode {
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::Denied | ErrorCode::ApprovalRequired => StatusCode::FORBIDDEN,
-            ErrorCode::LedgerUnavailable | ErrorCode::Unavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ErrorCode::LedgerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::ActionFailed => StatusCode::BAD_GATEWAY,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

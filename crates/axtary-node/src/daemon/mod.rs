@@ -276,8 +276,7 @@ impl Daemon {
         wait: Option<Duration>,
     ) -> RunResult {
         let again = wait.map(|_| bytes.clone());
-        let first = self.node.run(bytes, surface.to_owned(), opts.clone()).await;
-        self.count(&first);
+        let first = self.run_detached(bytes, surface, opts.clone()).await;
         let (Some(wait), Some(bytes), Some(id)) = (wait, again, first.approval_id.as_deref())
         else {
             return first;
@@ -285,9 +284,32 @@ impl Daemon {
         if first.status != RunStatus::PendingApproval || !self.await_decision(id, wait).await {
             return first;
         }
-        let second = self.node.run(bytes, surface.to_owned(), opts).await;
-        self.count(&second);
-        second
+        self.run_detached(bytes, surface, opts).await
+    }
+
+    /// Runs the pipeline in its own task: a client that hangs up (dropping the request's
+    /// future) must not cancel an action between its pass and its outcome, which would leave
+    /// the outcome unrecorded until the next start.
+    async fn run_detached(
+        self: &Arc<Self>,
+        bytes: Vec<u8>,
+        surface: &str,
+        opts: RunOptions,
+    ) -> RunResult {
+        let d = Arc::clone(self);
+        let surface = surface.to_owned();
+        let task = tokio::spawn(async move {
+            let result = d.node.run(bytes, surface, opts).await;
+            d.count(&result);
+            result
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(e) => {
+                (self.report)(Event::Internal(format!("pipeline task failed: {e}")));
+                RunResult::internal_failure(&e.to_string())
+            }
+        }
     }
 
     /// Waits until approval `id` is no longer pending. False on timeout, shutdown or a
