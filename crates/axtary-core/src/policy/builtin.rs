@@ -125,13 +125,18 @@ impl Builtins {
     /// The first built-in that denies `action`, if any.
     pub fn check(&self, action: &Action) -> Option<Verdict> {
         if let Some(p) = self.home_hit(action) {
-            return Some(Verdict::deny(
-                HOME,
+            let reason = if self.in_home(p) {
                 format!(
                     "agents may not read or write Axtary's home: `{}`",
                     p.escape_debug()
-                ),
-            ));
+                )
+            } else {
+                format!(
+                    "agents may not read or write Axtary's home, and a recursive search of `{}` reaches it; search a directory that does not contain it",
+                    p.escape_debug()
+                )
+            };
+            return Some(Verdict::deny(HOME, reason));
         }
         if let Some(p) = self.hook_hit(action) {
             return Some(Verdict::deny(
@@ -154,6 +159,13 @@ impl Builtins {
             None => list_text(HOME_GLOBS),
         };
         let home = match self.home_hit(action) {
+            Some(p) if !self.in_home(p) => (
+                true,
+                format!(
+                    "the recursive search of `{}` reaches {home_desc}",
+                    p.escape_debug()
+                ),
+            ),
             Some(p) => (
                 true,
                 format!("path `{}` is in {home_desc}", p.escape_debug()),
@@ -209,8 +221,21 @@ impl Builtins {
         PATH_FACTS
             .iter()
             .flat_map(|f| list(action, f))
-            .find(|p| self.in_home(p))
+            .find(|p| self.in_home(p) || self.search_reaches_home(action, p))
             .map(String::as_str)
+    }
+
+    /// A recursive search (Glob, Grep) rooted at Axtary's home or above it reaches into it.
+    fn search_reaches_home(&self, action: &Action, p: &str) -> bool {
+        let (Some(h), Some(Fact::Bool(true))) = (&self.home, action.facts.get("recursive")) else {
+            return false;
+        };
+        let root = p.trim_end_matches('/');
+        let (h, root) = (h.as_bytes(), root.as_bytes());
+        p.starts_with('/')
+            && h.len() > root.len()
+            && h[..root.len()].eq_ignore_ascii_case(root)
+            && h[root.len()] == b'/'
     }
 
     fn hook_hit<'a>(&self, action: &'a Action) -> Option<&'a str> {
@@ -218,10 +243,14 @@ impl Builtins {
             self.hook_globs
                 .is_match_candidate(&Candidate::from_bytes(p.as_bytes()))
         };
-        // An fs action is a write unless it says it is a read.
+        // An fs action is a write unless it says it is a read; a Claude Code tool that names
+        // a path may write it.
         let fs_write = match action.facts.get("op") {
             Some(Fact::Str(op)) => op != "read",
-            _ => Family::of(&action.connector) == Some(Family::Fs),
+            _ => matches!(
+                Family::of(&action.connector),
+                Some(Family::Fs | Family::ClaudeCode)
+            ),
         };
         let written = list(action, "paths_written").iter();
         let fs_paths = if fs_write {

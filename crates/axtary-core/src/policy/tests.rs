@@ -367,7 +367,9 @@ fn hints_name_the_nearest_alternatives() {
         hint(
             "version: 1\nrules:\n  - id: a\n    effect: deny\n    match: {connector: slack}\n    when: {fact: {paths: {contains: x}}}\n"
         ),
-        [Some("`paths` is produced for github, fs, shell".to_owned())]
+        [Some(
+            "`paths` is produced for github, fs, shell, claude-code".to_owned()
+        )]
     );
 }
 
@@ -776,6 +778,37 @@ fn builtins_deny_before_any_user_rule() {
             json!({"connector": "shell", "facts": {"commands": ["echo approvals"]}}),
             ok,
         ),
+        // A recursive search rooted at the home or above reaches into it; one beside it
+        // does not.
+        (
+            json!({"connector": "fs", "operation": "search", "facts": {"op": "read", "recursive": true, "abs_paths": ["/home/u"]}}),
+            home,
+        ),
+        (
+            json!({"connector": "fs", "operation": "glob", "facts": {"op": "read", "recursive": true, "abs_paths": ["/"]}}),
+            home,
+        ),
+        (
+            json!({"connector": "fs", "operation": "search", "facts": {"op": "read", "recursive": true, "abs_paths": ["/home/u/repo"]}}),
+            ok,
+        ),
+        (
+            json!({"connector": "fs", "operation": "search", "facts": {"op": "read", "recursive": true, "abs_paths": ["/home/u/.axtary-old"]}}),
+            ok,
+        ),
+        (
+            json!({"connector": "fs", "facts": {"op": "read", "abs_paths": ["/home/u"]}}),
+            ok,
+        ),
+        // Claude Code tools without a normalizer may write the paths they name.
+        (
+            json!({"connector": "claude-code:NotebookEdit", "facts": {"paths": [".claude/settings.json"]}}),
+            hooks,
+        ),
+        (
+            json!({"connector": "claude-code:NotebookEdit", "facts": {"abs_paths": ["/home/u/.axtary/policy.yaml"]}}),
+            home,
+        ),
     ];
     for (a, want) in cases {
         let v = p.evaluate(&act(a.clone()));
@@ -788,6 +821,13 @@ fn builtins_deny_before_any_user_rule() {
     assert_eq!(
         v.reason,
         "agents may not run Axtary's admin commands: `axtary up`"
+    );
+    let v = p.evaluate(&act(
+        json!({"connector": "fs", "facts": {"recursive": true, "abs_paths": ["/home/u"]}}),
+    ));
+    assert_eq!(
+        v.reason,
+        "agents may not read or write Axtary's home, and a recursive search of `/home/u` reaches it; search a directory that does not contain it"
     );
     let listed: Vec<&str> = p.rules().iter().map(|r| r.id.as_str()).collect();
     assert_eq!(listed, [home, hooks, admin, "allow-everything", "allow-fs"]);
