@@ -7,5 +7,6 @@ pub mod home;
 pub mod keys;
 pub mod ledger;
 pub mod passes;
+pub mod pipeline;
 pub mod policy_file;
 pub mod record;
