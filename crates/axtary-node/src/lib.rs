@@ -4,6 +4,7 @@
 pub mod approvals;
 pub mod bundle;
 pub mod home;
+pub mod hook;
 pub mod keys;
 pub mod ledger;
 pub mod passes;

@@ -327,6 +327,19 @@ impl Node {
         self.record_decision(decided, surface)
     }
 
+    /// [`Node::decide_request`] for a surface that can ask its user itself (the Claude Code
+    /// hook): a `require_approval` decision whose rule says `approval_mode: ask` is recorded
+    /// and returned as is, for the surface to ask, instead of opening an approval request
+    /// nobody would answer. Every other decision goes through approvals as usual.
+    pub fn decide_request_asking(&self, request: &ActionRequest, surface: &str) -> Decided {
+        let policy = self.policy();
+        let mut decided = decide_request(request, policy.policy(), &self.normalize);
+        if decided.decision.approval_mode != Some(axtary_core::policy::ApprovalMode::Ask) {
+            self.apply_approvals(&mut decided);
+        }
+        self.record_decision(decided, surface)
+    }
+
     fn record_decision(&self, mut decided: Decided, surface: &str) -> Decided {
         let body = record::decision_body(&decided, surface, decided.context.as_ref());
         match self.ledger.append(EntryKind::Decision, body) {

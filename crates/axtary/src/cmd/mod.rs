@@ -2,7 +2,9 @@
 
 pub mod approvals;
 pub mod decide;
+pub mod hook;
 pub mod init;
+pub mod install;
 pub mod keys;
 pub mod ledger;
 pub mod normalize;
