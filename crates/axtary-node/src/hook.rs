@@ -201,7 +201,10 @@ pub fn answer_for(decided: &Decided) -> Answer {
         ),
         (Effect::RequireApproval, Some(ApprovalMode::Ask)) => (
             Permission::Ask,
-            format!("Axtary asks you to confirm (rule `{}`): {}", d.rule, d.reason),
+            format!(
+                "Axtary asks you to confirm (rule `{}`): {}",
+                d.rule, d.reason
+            ),
         ),
         (Effect::RequireApproval, _) => {
             let how = match &d.approval_id {
@@ -242,7 +245,9 @@ pub fn answer_for(decided: &Decided) -> Answer {
 /// out of reach of any hook.)
 fn with_real_paths(node: &Node, request: ActionRequest, cwd: Option<&str>) -> ActionRequest {
     if !matches!(request.connector.as_str(), "fs" | "shell")
-        && !request.connector.starts_with(axtary_core::facts::CLAUDE_CODE_PREFIX)
+        && !request
+            .connector
+            .starts_with(axtary_core::facts::CLAUDE_CODE_PREFIX)
     {
         return request;
     }
@@ -270,10 +275,8 @@ fn with_real_paths(node: &Node, request: ActionRequest, cwd: Option<&str>) -> Ac
     // The kernel resolves `link/../x` through the link, which lexical resolution does not:
     // resolve the command's paths as written, too.
     if request.connector == "shell"
-        && let (Some(command), Some(cwd)) = (
-            request.input.get("command").and_then(Value::as_str),
-            cwd,
-        )
+        && let (Some(command), Some(cwd)) =
+            (request.input.get("command").and_then(Value::as_str), cwd)
     {
         let a = shell::analyze(command);
         if !a.changes_dir {
@@ -295,7 +298,10 @@ fn with_real_paths(node: &Node, request: ActionRequest, cwd: Option<&str>) -> Ac
     }
     let mut request = request;
     if let Value::Object(input) = &mut request.input {
-        input.insert("real_paths".into(), Value::Object(real.into_iter().collect()));
+        input.insert(
+            "real_paths".into(),
+            Value::Object(real.into_iter().collect()),
+        );
     }
     request
 }
@@ -328,7 +334,10 @@ fn real_path(path: &Path) -> Option<String> {
     }
     let s = full.to_str()?;
     // Normalize what was appended lexically (`.`/`..` after the existing prefix).
-    if full.components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) {
+    if full
+        .components()
+        .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
+    {
         return paths::normalize_lexically(s).ok();
     }
     Some(s.to_owned())
@@ -367,9 +376,13 @@ fn post_tool_use(node: &Node, hook: &HookInput, strict: bool) -> Answer {
     let decision_seq = match &hook.tool_use_id {
         Some(id) => match take_call(node, id) {
             Ok(seq) => seq,
-            Err(e) => return Answer::Fail {
-                reason: format!("axtary: cannot look up the decision for tool call `{id}`: {e}"),
-            },
+            Err(e) => {
+                return Answer::Fail {
+                    reason: format!(
+                        "axtary: cannot look up the decision for tool call `{id}`: {e}"
+                    ),
+                };
+            }
         },
         None => None,
     };
@@ -475,7 +488,10 @@ mod tests {
         let real = |p: &Path| real_path(p).unwrap();
         let canon = std::fs::canonicalize(&dir).unwrap();
         let canon = canon.to_str().unwrap();
-        assert_eq!(real(&dir.join("link/new.txt")), format!("{canon}/target/new.txt"));
+        assert_eq!(
+            real(&dir.join("link/new.txt")),
+            format!("{canon}/target/new.txt")
+        );
         assert_eq!(real(&dir.join("link/a/b")), format!("{canon}/target/a/b"));
         assert_eq!(real(&dir.join("link/../x")), format!("{canon}/x"));
         assert_eq!(real(&dir.join("target")), format!("{canon}/target"));

@@ -177,7 +177,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) if invoked_as_hook() => {
             let _ = e.print();
-            return cmd::hook::block("Axtary denied this tool call: the hook's command line is invalid").into();
+            return cmd::hook::block(
+                "Axtary denied this tool call: the hook's command line is invalid",
+            )
+            .into();
         }
         Err(e) => {
             let _ = e.print();
@@ -229,11 +232,14 @@ fn main() -> ExitCode {
         Command::Ledger(c) => cmd::ledger::run(&home, &c),
         Command::Keys(c) => cmd::keys::run(&home, &c),
         Command::Secrets(c) => cmd::secrets::run(&home, c),
-        Command::Install(InstallCommand::ClaudeCode(args)) => cmd::install::claude_code(&home, &args),
-        // Handled above, before anything that could fail the usual way.
-        Command::Hook(HookCommand::ClaudeCode { timeout_ms }) => {
-            Ok(cmd::hook::claude_code(Some(home.root().to_path_buf()), timeout_ms))
+        Command::Install(InstallCommand::ClaudeCode(args)) => {
+            cmd::install::claude_code(&home, &args)
         }
+        // Handled above, before anything that could fail the usual way.
+        Command::Hook(HookCommand::ClaudeCode { timeout_ms }) => Ok(cmd::hook::claude_code(
+            Some(home.root().to_path_buf()),
+            timeout_ms,
+        )),
         Command::Pass(c) => cmd::pass::run(&home, &c),
     });
     match result {

@@ -273,9 +273,14 @@ fn admin_hit(action: &Action) -> Option<String> {
     for cmd in list(action, "commands") {
         let mut tokens = cmd.split_whitespace();
         // `axtary` anywhere in the command counts (`sudo axtary ...`, `env X=1 axtary ...`);
-        // after it, any non-flag word naming an admin subcommand does.
+        // after it, any non-flag word naming an admin subcommand does, and so does any word
+        // the shell expands at run time (`axtary $X approve`, `axtary appr* approve`), since
+        // it may become one.
         if tokens.by_ref().any(is_axtary)
-            && tokens.any(|t| !t.starts_with('-') && ADMIN_COMMANDS.contains(&t))
+            && tokens.any(|t| {
+                (!t.starts_with('-') && ADMIN_COMMANDS.contains(&t))
+                    || t.contains(['$', '`', '*', '?', '[', '{', '\\'])
+            })
         {
             return Some(format!(
                 "agents may not run Axtary's admin commands: `{}`",

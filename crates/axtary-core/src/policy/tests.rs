@@ -778,6 +778,15 @@ fn builtins_deny_before_any_user_rule() {
             json!({"connector": "shell", "facts": {"commands": ["echo approvals"]}}),
             ok,
         ),
+        // A word the shell expands at run time may become an admin subcommand.
+        (
+            json!({"connector": "shell", "facts": {"commands": ["axtary $X approve apr_1"]}}),
+            admin,
+        ),
+        (
+            json!({"connector": "shell", "facts": {"commands": ["axtary appr* approve apr_1"]}}),
+            admin,
+        ),
         // A recursive search rooted at the home or above reaches into it; one beside it
         // does not.
         (

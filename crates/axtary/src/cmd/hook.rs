@@ -66,10 +66,7 @@ pub fn claude_code(home: Option<PathBuf>, timeout_ms: u64) -> Exit {
                 say(&w);
             }
             let mut out = std::io::stdout().lock();
-            match out
-                .write_all(stdout.as_bytes())
-                .and_then(|()| out.flush())
-            {
+            match out.write_all(stdout.as_bytes()).and_then(|()| out.flush()) {
                 Ok(()) => Exit::Ok,
                 // An answer Claude Code did not receive whole must not read as success.
                 Err(e) => block(&format!("cannot write the hook's answer: {e}")),
@@ -98,7 +95,9 @@ pub fn say(line: &str) {
 /// A panic anywhere, or the watchdog firing, ends the process with exit 2 at once.
 fn guard_process(timeout_ms: u64) {
     std::panic::set_hook(Box::new(|info| {
-        say(&format!("Axtary denied this tool call: internal error: {info}"));
+        say(&format!(
+            "Axtary denied this tool call: internal error: {info}"
+        ));
         std::process::exit(Exit::Deny as i32);
     }));
     let spawned = std::thread::Builder::new()

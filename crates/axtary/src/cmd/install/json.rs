@@ -165,7 +165,9 @@ impl Parser<'_> {
             Some(b'f') => self.literal("false", Json::Bool(false)),
             Some(b'n') => self.literal("null", Json::Null),
             Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(_) => Err(self.err("invalid JSON value (comments and trailing commas are not JSON)")),
+            Some(_) => {
+                Err(self.err("invalid JSON value (comments and trailing commas are not JSON)"))
+            }
             None => Err(self.err("unexpected end of the file")),
         }
     }
@@ -282,7 +284,10 @@ mod tests {
         for (text, needle) in [
             ("{\"a\": 1,}", "expected a string key"),
             ("{\"a\": 1 // c\n}", "expected `,` or `}`"),
-            ("{\"a\": 1, \"a\": 2}", "duplicate key `a` at line 1, column 10"),
+            (
+                "{\"a\": 1, \"a\": 2}",
+                "duplicate key `a` at line 1, column 10",
+            ),
             ("[1, 2", "unexpected end"),
             ("{} x", "unexpected text"),
             ("{\"a\": 01}", "invalid number"),

@@ -110,7 +110,11 @@ pub fn claude_code(home: &Home, args: &ClaudeCodeArgs) -> Result<Exit> {
     }
     let report = Report {
         settings: path.display().to_string(),
-        action: if args.uninstall { "uninstall" } else { "install" },
+        action: if args.uninstall {
+            "uninstall"
+        } else {
+            "install"
+        },
         changed,
         backup: backup.map(|b| b.display().to_string()),
         command,
@@ -140,10 +144,7 @@ fn print(r: &Report, format: Format) -> Result<()> {
                     r.settings
                 ),
                 (_, true) => format!("removed Axtary's Claude Code hook from `{}`\n", r.settings),
-                (_, false) => format!(
-                    "`{}` has no Axtary hook; nothing changed\n",
-                    r.settings
-                ),
+                (_, false) => format!("`{}` has no Axtary hook; nothing changed\n", r.settings),
             };
             if let Some(b) = &r.backup {
                 text.push_str(&format!("  previous version kept as `{b}`\n"));
@@ -203,9 +204,8 @@ fn hook_command(home: &Home) -> Result<String> {
 /// first `PATH` entry that is this same binary, else the resolved executable.
 fn invoked_path() -> Result<PathBuf> {
     let exe = std::env::current_exe().context("cannot find the axtary binary's path")?;
-    let same = |p: &Path| {
-        fs::canonicalize(p).ok().as_deref() == fs::canonicalize(&exe).ok().as_deref()
-    };
+    let same =
+        |p: &Path| fs::canonicalize(p).ok().as_deref() == fs::canonicalize(&exe).ok().as_deref();
     let argv0: Option<OsString> = std::env::args_os().next();
     if let Some(a) = argv0.map(PathBuf::from) {
         if a.components().count() > 1 {
@@ -293,7 +293,10 @@ fn our_group(command: &str) -> Json {
             Json::Array(vec![Json::Object(vec![
                 ("type".into(), Json::str("command")),
                 ("command".into(), Json::str(command)),
-                ("timeout".into(), Json::Number(HOOK_TIMEOUT_SECS.to_string())),
+                (
+                    "timeout".into(),
+                    Json::Number(HOOK_TIMEOUT_SECS.to_string()),
+                ),
             ])]),
         ),
     ])
@@ -422,7 +425,11 @@ fn group_is_empty(group: &Json) -> bool {
 
 /// Replaces `path` with `contents` atomically, keeping `original` (if any) as a backup.
 /// A symlinked settings file (dotfiles) is written through to its target.
-fn write_atomically(path: &Path, original: Option<&[u8]>, contents: &[u8]) -> Result<Option<PathBuf>> {
+fn write_atomically(
+    path: &Path,
+    original: Option<&[u8]>,
+    contents: &[u8],
+) -> Result<Option<PathBuf>> {
     let target = match fs::canonicalize(path) {
         Ok(p) => p,
         Err(_) => path.to_path_buf(),
@@ -492,7 +499,9 @@ mod tests {
     #[test]
     fn recognizes_our_commands() {
         assert!(is_ours("/usr/local/bin/axtary hook claude-code"));
-        assert!(is_ours("'/opt/my tools/axtary' --home '/h' hook claude-code"));
+        assert!(is_ours(
+            "'/opt/my tools/axtary' --home '/h' hook claude-code"
+        ));
         assert!(is_ours("axtary hook claude-code --timeout-ms 300"));
         assert!(!is_ours("/usr/bin/other-hook hook claude-code"));
         assert!(!is_ours("axtary decide"));
@@ -522,7 +531,10 @@ mod tests {
         assert_eq!(once, twice);
         let v: serde_json::Value = serde_json::from_str(&once).unwrap();
         assert_eq!(v["permissions"]["deny"][0], "Read(./.env)");
-        assert_eq!(v["hooks"]["PreToolUse"][0]["hooks"][0]["command"], "./lint.sh");
+        assert_eq!(
+            v["hooks"]["PreToolUse"][0]["hooks"][0]["command"],
+            "./lint.sh"
+        );
         assert_eq!(v["hooks"]["PreToolUse"][1]["hooks"][0]["command"], CMD);
         assert_eq!(v["hooks"]["PreToolUse"][1]["matcher"], "*");
         assert_eq!(v["hooks"]["PostToolUse"][0]["hooks"][0]["timeout"], 30);
