@@ -123,6 +123,9 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, what: &str) -> String {
+        if self.i >= self.s.len() && !what.starts_with("unexpected end") {
+            return self.err(&format!("unexpected end of the file ({what})"));
+        }
         let before = &self.text[..self.i.min(self.text.len())];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
