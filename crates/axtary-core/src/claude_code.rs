@@ -518,6 +518,59 @@ mod tests {
         }
     }
 
+    /// The fuzz target's property, run deterministically in `cargo test`: mutated payloads
+    /// for every tool map and normalize without panicking.
+    #[test]
+    fn mutated_payloads_never_panic() {
+        use crate::normalize::{NormalizeOptions, normalize};
+        let seeds = [
+            r#"{"hook_event_name":"PreToolUse","cwd":"/r","tool_name":"Bash","tool_input":{"command":"bash -c 'cat ../.env' && $(x)","timeout":5}}"#,
+            r#"{"hook_event_name":"PreToolUse","cwd":"/r","tool_name":"MultiEdit","tool_input":{"file_path":"../a","edits":[{"old_string":"a","new_string":"b"}]}}"#,
+            r#"{"hook_event_name":"PreToolUse","cwd":"/r","tool_name":"Glob","tool_input":{"pattern":"**/../{a,b}/*","path":"~/x"}}"#,
+            r#"{"hook_event_name":"PreToolUse","cwd":"/r","tool_name":"WebFetch","tool_input":{"url":"https://a@b.c:1/x","prompt":"p"}}"#,
+            r#"{"hook_event_name":"PreToolUse","cwd":"/r","tool_name":"mcp__s__t","tool_input":{"a":[1,{"b":null}]}}"#,
+            r#"{"hook_event_name":"PostToolUse","cwd":"/r","tool_name":"NotebookEdit","tool_input":{"notebook_path":"n"},"tool_response":{"isError":true}}"#,
+        ];
+        const NOISE: &[u8] = b"{}[]\":,/.~*$`'\\ _0aZ\x00\xff";
+        let opts = NormalizeOptions {
+            user_home: Some("/home/u".into()),
+            ..Default::default()
+        };
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n.max(1) as u64) as usize
+        };
+        for case in 0..6000 {
+            let mut bytes = seeds[case % seeds.len()].as_bytes().to_vec();
+            for _ in 0..=next(3) {
+                let i = next(bytes.len());
+                match next(3) {
+                    0 => bytes.insert(i, NOISE[next(NOISE.len())]),
+                    1 if i < bytes.len() => {
+                        bytes.remove(i);
+                    }
+                    _ => {
+                        if let Some(b) = bytes.get_mut(i) {
+                            *b = NOISE[next(NOISE.len())];
+                        }
+                    }
+                }
+            }
+            if let Ok(hook) = parse(&bytes, Limits::default()) {
+                let req = hook.to_request();
+                if let Ok(a) = normalize(&req, &opts) {
+                    let _ = a.hash();
+                }
+                if let Some(r) = &hook.tool_response {
+                    let _ = response_failed(r);
+                }
+            }
+        }
+    }
+
     #[test]
     fn failures_in_responses() {
         assert!(response_failed(&json!({"isError": true})));

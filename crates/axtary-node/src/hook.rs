@@ -207,7 +207,11 @@ pub fn answer_for(decided: &Decided) -> Answer {
             ),
         ),
         (Effect::RequireApproval, _) => {
+            // The reason already names the request and `axtary approvals approve ID`.
             let how = match &d.approval_id {
+                Some(id) if d.reason.contains(&format!("approve {id}")) => format!(
+                    " A human reviews it with `axtary approvals show {id}` first. Once it is approved, retry exactly the same call; a changed call needs a new approval."
+                ),
                 Some(id) => format!(
                     " Approval request `{id}` is pending: a human reviews it with `axtary approvals show {id}` and approves it with `axtary approvals approve {id}`. Once it is approved, retry exactly the same call; a changed call needs a new approval."
                 ),

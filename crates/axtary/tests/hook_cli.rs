@@ -442,11 +442,13 @@ fn approval_mode_denies_with_the_id_and_the_identical_retry_is_allowed() {
     .unwrap();
     let (p, reason) = s.bash("git push origin main");
     assert_eq!(p, "deny", "{reason}");
-    let id = reason
-        .split('`')
-        .find(|w| w.starts_with("apr_"))
-        .unwrap_or_else(|| panic!("no approval id in: {reason}"))
-        .to_owned();
+    let at = reason
+        .find("apr_")
+        .unwrap_or_else(|| panic!("no approval id in: {reason}"));
+    let id: String = reason[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
     assert!(
         reason.contains(&format!("`axtary approvals approve {id}`")),
         "{reason}"
@@ -732,4 +734,36 @@ fn a_hook_that_cannot_decide_in_time_is_blocked() {
         r#"{"hook_event_name":"PreToolUse","cwd":"/r","tool_name":"Bash","tool_input":{"command":"ls"}}"#,
     );
     assert_eq!(decision(&out).0, "allow");
+}
+
+#[test]
+fn a_home_reached_through_a_symlink_is_protected_under_both_names() {
+    let s = Session::new();
+    let alias = s.user_home().join("alias");
+    std::os::unix::fs::symlink(&s.home.0, &alias).unwrap();
+    let real = std::fs::canonicalize(&s.home.0).unwrap();
+    for file in [alias.join("node.key"), real.join("node.key")] {
+        let out = s
+            .home
+            .command(&["hook", "claude-code"])
+            .env("AXTARY_HOME", &alias)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                let payload = s.payload("Read", json!({"file_path": file}), "t");
+                child.stdin.take().unwrap().write_all(payload.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        let (p, reason) = decision(&out);
+        assert_eq!(
+            (p.as_str(), rule_of(&reason)),
+            ("deny", "builtin:self-protect-home"),
+            "{}",
+            file.display()
+        );
+    }
 }

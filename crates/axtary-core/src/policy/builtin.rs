@@ -44,6 +44,8 @@ const PATH_FACTS: &[&str] = &["paths", "abs_paths", "paths_read", "paths_written
 pub(crate) struct Builtins {
     /// Axtary's home without a trailing `/` (empty for `/`).
     home: Option<String>,
+    /// Other spellings of the home (its real path), also without a trailing `/`.
+    aliases: Vec<String>,
     home_globs: GlobSet,
     hook_globs: GlobSet,
 }
@@ -73,13 +75,22 @@ fn list<'a>(action: &'a Action, name: &str) -> &'a [String] {
 
 impl Builtins {
     pub fn new(env: &PolicyEnv) -> Self {
+        let trim = |h: &str| h.trim_end_matches('/').to_owned();
         let home = env
             .axtary_home
             .as_deref()
             .filter(|h| !h.is_empty())
-            .map(|h| h.trim_end_matches('/').to_owned());
+            .map(trim);
+        let aliases = env
+            .axtary_home_aliases
+            .iter()
+            .filter(|h| h.starts_with('/'))
+            .map(|h| trim(h))
+            .filter(|h| Some(h) != home.as_ref())
+            .collect();
         Builtins {
             home,
+            aliases,
             home_globs: glob_set(HOME_GLOBS),
             hook_globs: glob_set(HOOK_GLOBS),
         }
@@ -208,13 +219,17 @@ impl Builtins {
         {
             return true;
         }
-        let Some(h) = &self.home else {
-            return false;
-        };
-        let (p, h) = (p.as_bytes(), h.as_bytes());
-        p.len() >= h.len()
-            && p[..h.len()].eq_ignore_ascii_case(h)
-            && (p.len() == h.len() || p[h.len()] == b'/')
+        self.homes().any(|h| {
+            let (p, h) = (p.as_bytes(), h.as_bytes());
+            p.len() >= h.len()
+                && p[..h.len()].eq_ignore_ascii_case(h)
+                && (p.len() == h.len() || p[h.len()] == b'/')
+        })
+    }
+
+    /// The home and its aliases.
+    fn homes(&self) -> impl Iterator<Item = &str> {
+        self.home.iter().chain(&self.aliases).map(String::as_str)
     }
 
     fn home_hit<'a>(&self, action: &'a Action) -> Option<&'a str> {
@@ -227,15 +242,16 @@ impl Builtins {
 
     /// A recursive search (Glob, Grep) rooted at Axtary's home or above it reaches into it.
     fn search_reaches_home(&self, action: &Action, p: &str) -> bool {
-        let (Some(h), Some(Fact::Bool(true))) = (&self.home, action.facts.get("recursive")) else {
+        if !matches!(action.facts.get("recursive"), Some(Fact::Bool(true))) || !p.starts_with('/') {
             return false;
-        };
-        let root = p.trim_end_matches('/');
-        let (h, root) = (h.as_bytes(), root.as_bytes());
-        p.starts_with('/')
-            && h.len() > root.len()
-            && h[..root.len()].eq_ignore_ascii_case(root)
-            && h[root.len()] == b'/'
+        }
+        let root = p.trim_end_matches('/').as_bytes();
+        self.homes().any(|h| {
+            let h = h.as_bytes();
+            h.len() > root.len()
+                && h[..root.len()].eq_ignore_ascii_case(root)
+                && h[root.len()] == b'/'
+        })
     }
 
     fn hook_hit<'a>(&self, action: &'a Action) -> Option<&'a str> {

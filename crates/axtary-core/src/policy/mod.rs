@@ -39,6 +39,9 @@ pub struct PolicyEnv {
     /// Axtary's home directory (absolute). Paths in it or under it are always denied; the
     /// globs `**/.axtary` and `**/.axtary/**` are denied whether or not this is set.
     pub axtary_home: Option<String>,
+    /// Other absolute spellings of the same home, protected alike: its real path when
+    /// `axtary_home` passes through a symlink.
+    pub axtary_home_aliases: Vec<String>,
 }
 
 /// What a rule does when it matches.

@@ -11,6 +11,7 @@ const HOME: &str = "/home/u/.axtary";
 fn env() -> PolicyEnv {
     PolicyEnv {
         axtary_home: Some(HOME.to_owned()),
+        ..Default::default()
     }
 }
 
@@ -840,6 +841,35 @@ fn builtins_deny_before_any_user_rule() {
     );
     let listed: Vec<&str> = p.rules().iter().map(|r| r.id.as_str()).collect();
     assert_eq!(listed, [home, hooks, admin, "allow-everything", "allow-fs"]);
+}
+
+#[test]
+fn builtins_protect_the_real_path_of_a_symlinked_home() {
+    let env = PolicyEnv {
+        axtary_home: Some("/srv/link".into()),
+        axtary_home_aliases: vec!["/data/axtary-state/".into()],
+    };
+    let p = Policy::load("version: 1\nrules:\n  - id: all\n    effect: allow\n", &env)
+        .unwrap()
+        .policy;
+    for path in [
+        "/srv/link/node.key",
+        "/data/axtary-state/node.key",
+        "/data/axtary-state",
+    ] {
+        let v = p.evaluate(&act(
+            json!({"connector": "fs", "facts": {"op": "read", "abs_paths": [path]}}),
+        ));
+        assert_eq!(v.rule, "builtin:self-protect-home", "{path}");
+    }
+    let v = p.evaluate(&act(
+        json!({"connector": "fs", "facts": {"recursive": true, "abs_paths": ["/data"]}}),
+    ));
+    assert_eq!(v.rule, "builtin:self-protect-home");
+    let v = p.evaluate(&act(
+        json!({"connector": "fs", "facts": {"op": "read", "abs_paths": ["/data/axtary-state2/x"]}}),
+    ));
+    assert_eq!(v.effect, Effect::Allow);
 }
 
 #[test]
