@@ -8,9 +8,10 @@
 //! Everything else, including input this module cannot read, is a deny. The process-level
 //! guards (watchdog, panic hook, argument errors) live in the binary.
 //!
-//! PreToolUse remembers which decision allowed each `tool_use_id` in a small table next to
-//! the ledger (`hook_calls`), so PostToolUse finds it with one primary-key lookup and records
-//! `executed` or `failed` against it, with the SHA-256 of the canonical `tool_response`.
+//! Each decision records Claude Code's `tool_use_id` in its context; PostToolUse finds the
+//! newest decision with that id among the last entries of the ledger (no second write on the
+//! PreToolUse path) and records `executed` or `failed` against it, with the SHA-256 of the
+//! canonical `tool_response`.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -26,7 +27,6 @@ use axtary_core::{ActionHash, ActionRequest, Fact};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value, json};
 
-use crate::ledger::now_ms;
 use crate::pipeline::Node;
 use crate::record;
 
@@ -36,9 +36,9 @@ pub const SURFACE: &str = "claude-code";
 /// Room for the hook's own fields around the tool input, on top of the request size limit.
 const ENVELOPE_BYTES: usize = 256 * 1024;
 
-/// How long a `tool_use_id` → decision mapping is kept when no PostToolUse comes (a call the
-/// user declined at Claude Code's prompt).
-const CALL_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+/// How far back PostToolUse looks for its decision: first the newest entries (the usual case,
+/// a moment after PreToolUse), then further (many parallel calls or subagents in between).
+const LOOKBACK: [u64; 2] = [256, 8192];
 
 /// Rules of decisions made because Axtary could not work, not because of the call.
 const INTERNAL_FAILURES: &[&str] = &[
@@ -141,35 +141,7 @@ pub fn unreadable(node: &Node, why: String) -> Answer {
 fn pre_tool_use(node: &Node, hook: &HookInput) -> Answer {
     let request = with_real_paths(node, hook.to_request(), hook.cwd.as_deref());
     let decided = node.decide_request_asking(&request, SURFACE);
-    let answer = answer_for(&decided);
-    if let Answer::Respond {
-        permission: Some(Permission::Allow | Permission::Ask),
-        ..
-    } = &answer
-        && let (Some(id), Some(seq)) = (&hook.tool_use_id, decided.decision.ledger_seq)
-        && let Err(e) = remember_call(node, id, seq)
-    {
-        // The decision stands; only the link from a later outcome to it is lost (the outcome
-        // is still recorded, as one without a known decision).
-        return with_warning(
-            answer,
-            format!("warning: cannot remember tool call `{id}` for its outcome: {e}"),
-        );
-    }
-    answer
-}
-
-fn with_warning(answer: Answer, warning: String) -> Answer {
-    match answer {
-        Answer::Respond {
-            stdout, permission, ..
-        } => Answer::Respond {
-            stdout,
-            permission,
-            warning: Some(warning),
-        },
-        other => other,
-    }
+    answer_for(&decided)
 }
 
 /// The hook's answer for a recorded decision.
@@ -378,7 +350,7 @@ fn post_tool_use(node: &Node, hook: &HookInput, strict: bool) -> Answer {
         detail.insert("error".into(), e.into());
     }
     let decision_seq = match &hook.tool_use_id {
-        Some(id) => match take_call(node, id) {
+        Some(id) => match find_decision(node, id) {
             Ok(seq) => seq,
             Err(e) => {
                 return Answer::Fail {
@@ -436,47 +408,36 @@ fn truncate(s: &mut String, max: usize) {
 
 // ---- tool_use_id → decision ---------------------------------------------------------------
 
-const CALLS_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS hook_calls (
-    tool_use_id TEXT PRIMARY KEY,
-    decision_seq INTEGER NOT NULL,
-    ts INTEGER NOT NULL
-) STRICT";
-
-fn calls_db(node: &Node) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(node.home().ledger_path())?;
+/// The newest `decision` entry whose context names `tool_use_id`, if one is among the last
+/// entries. Matched on the entry's canonical bytes, where the context holds
+/// `"tool_use_id":<the id as a JCS string>`.
+fn find_decision(node: &Node, tool_use_id: &str) -> rusqlite::Result<Option<u64>> {
+    let conn = Connection::open_with_flags(
+        node.home().ledger_path(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
     conn.busy_timeout(Duration::from_secs(10))?;
-    // A lost mapping costs only the link from an outcome to its decision (the outcome is
-    // still recorded), so these writes skip the fsync the ledger pays for.
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.execute_batch(CALLS_SCHEMA)?;
-    Ok(conn)
-}
-
-fn remember_call(node: &Node, tool_use_id: &str, seq: u64) -> rusqlite::Result<()> {
-    let conn = calls_db(node)?;
-    let now = now_ms();
-    conn.execute(
-        "INSERT OR REPLACE INTO hook_calls (tool_use_id, decision_seq, ts) VALUES (?1, ?2, ?3)",
-        params![tool_use_id, seq as i64, now],
+    let mut needle = b"\"tool_use_id\":".to_vec();
+    needle.extend(json::canonicalize(&Value::String(tool_use_id.to_owned())));
+    let newest: i64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM entries", [], |r| {
+        r.get(0)
+    })?;
+    let mut stmt = conn.prepare(
+        "SELECT seq FROM entries WHERE seq > ?1 AND seq <= ?2 AND kind = 'decision' \
+         AND instr(bytes, ?3) > 0 ORDER BY seq DESC LIMIT 1",
     )?;
-    conn.execute(
-        "DELETE FROM hook_calls WHERE ts < ?1",
-        [now.saturating_sub(CALL_TTL_MS)],
-    )?;
-    Ok(())
-}
-
-/// The decision recorded for `tool_use_id`, forgetting it (each call has one outcome).
-fn take_call(node: &Node, tool_use_id: &str) -> rusqlite::Result<Option<u64>> {
-    let conn = calls_db(node)?;
-    let seq: Option<i64> = conn
-        .query_row(
-            "DELETE FROM hook_calls WHERE tool_use_id = ?1 RETURNING decision_seq",
-            [tool_use_id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(seq.and_then(|s| u64::try_from(s).ok()))
+    let mut upper = newest;
+    for back in LOOKBACK {
+        let lower = newest.saturating_sub(back as i64);
+        let found = stmt
+            .query_row(params![lower, upper, needle], |r| r.get::<_, i64>(0))
+            .optional()?;
+        if let Some(seq) = found {
+            return Ok(u64::try_from(seq).ok());
+        }
+        upper = lower;
+    }
+    Ok(None)
 }
 
 #[cfg(test)]

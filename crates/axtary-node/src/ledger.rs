@@ -144,6 +144,9 @@ CREATE INDEX IF NOT EXISTS passes_open ON passes (outcome_seq) WHERE outcome_seq
 CREATE TABLE IF NOT EXISTS used_jti (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL) STRICT;
 ";
 
+/// WAL pages after which a one-shot process checkpoints (SQLite's default is 1000).
+const ONE_SHOT_WAL_PAGES: i64 = 128;
+
 /// Opens a connection with the settings every ledger connection uses.
 pub fn connect(path: &Path) -> Result<Connection, LedgerError> {
     let conn = Connection::open(path)?;
@@ -151,6 +154,15 @@ pub fn connect(path: &Path) -> Result<Connection, LedgerError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Closing the last connection would checkpoint the WAL into the database and delete it:
+    // two more fsyncs, and the next process recreates the WAL (two more). One-shot processes
+    // (the Claude Code hook runs once per tool call) would pay that every time. The WAL is
+    // checkpointed as it grows instead (`wal_autocheckpoint`); durability is unchanged, since
+    // every commit is fsync'd in the WAL (synchronous=FULL).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )?;
     Ok(conn)
 }
 
@@ -230,6 +242,13 @@ impl Ledger {
         options: LedgerOptions,
     ) -> Result<Ledger, LedgerError> {
         let conn = connect(path)?;
+        if !options.checkpoint_on_close {
+            // A one-shot process (the hook, the CLI) opens the ledger as its first connection,
+            // and SQLite then rebuilds the WAL index by reading the whole WAL: keep the WAL
+            // small for those (each checkpoint costs the committing process one more fsync,
+            // every few dozen invocations). The daemon keeps SQLite's default.
+            conn.pragma_update(None, "wal_autocheckpoint", ONE_SHOT_WAL_PAGES)?;
+        }
         conn.execute_batch(SCHEMA)?;
         let stored: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'origin'", [], |r| {

@@ -676,13 +676,23 @@ fn a_broken_or_missing_axtary_is_blocked() {
     let s = Home::initialized();
     std::fs::write(s.path("config.yaml"), "version: [").unwrap();
     assert_blocked(&s.run(&["hook", "claude-code"], call), "config");
-    // A ledger that is not a database.
+    // A ledger that is not a database (its write-ahead log gone too), and one that cannot be
+    // opened at all.
     let s = Home::initialized();
+    for f in ["ledger.db-wal", "ledger.db-shm"] {
+        let _ = std::fs::remove_file(s.path(f));
+    }
     std::fs::write(
         s.path("ledger.db"),
         b"this is not sqlite, just garbage bytes",
     )
     .unwrap();
+    assert_blocked(&s.run(&["hook", "claude-code"], call), "ledger");
+    let s = Home::initialized();
+    for f in ["ledger.db", "ledger.db-wal", "ledger.db-shm"] {
+        let _ = std::fs::remove_file(s.path(f));
+    }
+    std::fs::create_dir(s.path("ledger.db")).unwrap();
     assert_blocked(&s.run(&["hook", "claude-code"], call), "ledger");
     // A bad command line (a typo in settings.json) must not read as "go ahead".
     let s = Home::initialized();
