@@ -72,8 +72,6 @@ pub enum Answer {
     Respond {
         stdout: String,
         permission: Option<Permission>,
-        /// Something went wrong that does not change the answer (shown on stderr).
-        warning: Option<String>,
     },
     /// Exit 2 with `reason` on stderr: Claude Code blocks the call and shows the reason.
     Block { reason: String },
@@ -209,7 +207,6 @@ pub fn answer_for(decided: &Decided) -> Answer {
     Answer::Respond {
         stdout: out.to_string(),
         permission: Some(permission),
-        warning: None,
     }
 }
 
@@ -387,7 +384,6 @@ fn post_tool_use(node: &Node, hook: &HookInput, strict: bool) -> Answer {
         Ok(_) => Answer::Respond {
             stdout: String::new(),
             permission: None,
-            warning: None,
         },
         Err(e) => Answer::Fail {
             reason: format!("axtary: cannot record the outcome of this tool call: {e}"),

@@ -85,7 +85,7 @@ fn merges_into_existing_settings_idempotently_and_uninstalls_only_ours() {
         commands(&after, "PreToolUse"),
         ["./scripts/check-bash.sh".to_owned(), ours.clone()]
     );
-    assert_eq!(commands(&after, "PostToolUse"), [ours.clone()]);
+    assert_eq!(commands(&after, "PostToolUse"), [ours]);
     assert_eq!(after["hooks"]["PreToolUse"][1]["matcher"], "*");
     assert_eq!(after["hooks"]["PreToolUse"][1]["hooks"][0]["timeout"], 30);
     // Everything else is as it was, in the same order and spelling.

@@ -59,12 +59,7 @@ pub fn claude_code(home: Option<PathBuf>, timeout_ms: u64) -> Exit {
         say(&format!("warning: closing the ledger: {e}"));
     }
     match answer {
-        Answer::Respond {
-            stdout, warning, ..
-        } => {
-            if let Some(w) = warning {
-                say(&w);
-            }
+        Answer::Respond { stdout, .. } => {
             let mut out = std::io::stdout().lock();
             match out.write_all(stdout.as_bytes()).and_then(|()| out.flush()) {
                 Ok(()) => Exit::Ok,

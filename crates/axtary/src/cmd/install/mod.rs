@@ -160,7 +160,7 @@ fn print(r: &Report, format: Format) -> Result<()> {
 
 fn settings_path(args: &ClaudeCodeArgs) -> Result<PathBuf> {
     if let Some(p) = &args.settings {
-        return Ok(absolute(p)?);
+        return absolute(p);
     }
     if args.user {
         let home = std::env::var_os("HOME")
