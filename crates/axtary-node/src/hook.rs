@@ -116,11 +116,22 @@ pub fn handle(node: &Node, input: &[u8]) -> Answer {
                 .and_then(|v| claude_code::from_value(v).ok())
                 .filter(|h| h.event != HookEvent::PreToolUse);
             match lenient {
+                // Lenient parsing keeps the last of duplicate keys; if the input could have been
+                // a PreToolUse (`"hook_event_name"` twice), an empty exit 0 would let the call
+                // run. Record the outcome, but answer such input with a block.
+                Some(hook) if contains(input, b"PreToolUse") => {
+                    let _ = post_tool_use(node, &hook, false);
+                    unreadable(node, strict.to_string())
+                }
                 Some(hook) => post_tool_use(node, &hook, false),
                 None => unreadable(node, strict.to_string()),
             }
         }
     }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The answer to input that could not be read at all: recorded as a deny (best effort), and

@@ -612,6 +612,11 @@ fn unreadable_input_is_blocked() {
             r#"{"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"ls"},"tool_name":"Read"}"#,
             "duplicate key",
         ),
+        // Read leniently, this is a PostToolUse; it must still block, never exit 0 silently.
+        (
+            r#"{"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"ls"},"hook_event_name":"PostToolUse"}"#,
+            "duplicate key",
+        ),
     ] {
         let out = s.run(input);
         assert_blocked(&out, needle);
@@ -641,7 +646,7 @@ fn unreadable_input_is_blocked() {
         .into_iter()
         .filter(|e| e["kind"] == "decision" && e["body"]["effect"] == "deny")
         .count();
-    assert_eq!(denials, 11);
+    assert_eq!(denials, 12);
 }
 
 #[test]
