@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod home;
 pub mod keys;
 pub mod ledger;
+pub mod mcp;
 pub mod passes;
 pub mod policy_file;
 pub mod record;
