@@ -69,6 +69,7 @@ struct Header {
 }
 
 /// A node's Ed25519 signing key and its key id.
+#[derive(Clone)]
 pub struct NodeKey {
     signing: SigningKey,
     kid: String,

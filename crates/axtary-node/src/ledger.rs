@@ -85,12 +85,19 @@ pub struct Appended {
     pub hash: Hash,
 }
 
+type GroupReply = SyncSender<Result<Vec<Appended>, LedgerError>>;
+
+/// Entries appended together: consecutive, in one transaction, all or none.
+struct Group {
+    entries: Vec<(EntryKind, Value)>,
+    /// When set, every entry after the first gets this field set to the first entry's `seq`.
+    link: Option<&'static str>,
+    /// `None` for a detached append nobody waits for.
+    reply: Option<GroupReply>,
+}
+
 enum Msg {
-    Append {
-        kind: EntryKind,
-        body: Value,
-        reply: SyncSender<Result<Appended, LedgerError>>,
-    },
+    Append(Group),
     Checkpoint {
         reply: SyncSender<Result<Option<String>, LedgerError>>,
     },
@@ -134,6 +141,7 @@ CREATE TABLE IF NOT EXISTS passes (
     outcome_seq INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS passes_open ON passes (outcome_seq) WHERE outcome_seq IS NULL;
+CREATE TABLE IF NOT EXISTS used_jti (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL) STRICT;
 ";
 
 /// Opens a connection with the settings every ledger connection uses.
@@ -147,7 +155,8 @@ pub fn connect(path: &Path) -> Result<Connection, LedgerError> {
 }
 
 /// Keeps the `passes` table in step with the log, in the same transaction: a `pass_issued`
-/// entry opens a pass (body `jti`, `exp`), an outcome entry for that `jti` closes it. Passes
+/// entry opens a pass (body `jti`, `exp`; with `in_process: true` its `jti` is also marked
+/// used), an outcome entry for that `jti` closes it. Passes
 /// left open by a crash are found by [`Ledger::recover_outcomes`].
 fn track_pass(
     tx: &Transaction<'_>,
@@ -167,6 +176,14 @@ fn track_pass(
                 "INSERT INTO passes (jti, issued_seq, exp_ms) VALUES (?1, ?2, ?3)",
                 params![jti, seq as i64, exp_ms],
             )?;
+            // A pass the node mints for its own connector is spent in the same transaction
+            // that records it: no other verifier can ever accept it.
+            if body.get("in_process").and_then(Value::as_bool) == Some(true) {
+                tx.execute(
+                    "INSERT INTO used_jti (jti, exp) VALUES (?1, ?2)",
+                    params![jti, exp_ms / 1000],
+                )?;
+            }
         }
         (EntryKind::PassIssued, None) => {
             return Err(LedgerError::Body(
@@ -190,6 +207,17 @@ pub fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+fn check_bodies(entries: &[(EntryKind, Value)]) -> Result<(), LedgerError> {
+    let limits = json::Limits {
+        max_bytes: usize::MAX,
+        max_depth: 64,
+    };
+    for (_, body) in entries {
+        json::check_value(body, limits).map_err(|e| LedgerError::Body(e.to_string()))?;
+    }
+    Ok(())
 }
 
 impl Ledger {
@@ -265,17 +293,40 @@ impl Ledger {
 
     /// Appends one entry and returns once it is durable.
     pub fn append(&self, kind: EntryKind, body: Value) -> Result<Appended, LedgerError> {
-        json::check_value(
-            &body,
-            json::Limits {
-                max_bytes: usize::MAX,
-                max_depth: 64,
-            },
-        )
-        .map_err(|e| LedgerError::Body(e.to_string()))?;
+        let appended = self.append_group(vec![(kind, body)], None)?;
+        appended.into_iter().next().ok_or(LedgerError::Closed)
+    }
+
+    /// Appends `entries` as consecutive entries in one transaction (all or none) and returns
+    /// once they are durable. With `link`, every entry after the first gets that field set to
+    /// the first entry's sequence number (a pass names the decision it was issued for).
+    pub fn append_group(
+        &self,
+        entries: Vec<(EntryKind, Value)>,
+        link: Option<&'static str>,
+    ) -> Result<Vec<Appended>, LedgerError> {
+        check_bodies(&entries)?;
         let (reply, wait) = mpsc::sync_channel(1);
-        self.send(Msg::Append { kind, body, reply })?;
+        self.send(Msg::Append(Group {
+            entries,
+            link,
+            reply: Some(reply),
+        }))?;
         wait.recv().map_err(|_| LedgerError::Closed)?
+    }
+
+    /// Queues one entry without waiting for it to be durable. Entries keep the order in which
+    /// they were queued, and [`Ledger::close`] writes everything queued before it returns. A
+    /// crash before the write loses the entry; use it only where that is recoverable (an
+    /// outcome: recovery then records `outcome_unknown`).
+    pub fn append_detached(&self, kind: EntryKind, body: Value) -> Result<(), LedgerError> {
+        let entries = vec![(kind, body)];
+        check_bodies(&entries)?;
+        self.send(Msg::Append(Group {
+            entries,
+            link: None,
+            reply: None,
+        }))
     }
 
     /// Signs a checkpoint now if entries were added since the last one; returns the note.
@@ -337,15 +388,13 @@ struct Writer {
     frontier: HashMap<(u32, u64), Hash>,
 }
 
-type Pending = (EntryKind, Value, SyncSender<Result<Appended, LedgerError>>);
-
 impl Writer {
     fn run(&mut self, rx: Receiver<Msg>) {
         while let Ok(first) = rx.recv() {
-            let mut batch: Vec<Pending> = Vec::new();
+            let mut batch: Vec<Group> = Vec::new();
             let mut checkpoint_replies = Vec::new();
-            let take = |msg: Msg, batch: &mut Vec<Pending>, checkpoints: &mut Vec<_>| match msg {
-                Msg::Append { kind, body, reply } => batch.push((kind, body, reply)),
+            let take = |msg: Msg, batch: &mut Vec<Group>, checkpoints: &mut Vec<_>| match msg {
+                Msg::Append(group) => batch.push(group),
                 Msg::Checkpoint { reply } => checkpoints.push(reply),
             };
             take(first, &mut batch, &mut checkpoint_replies);
@@ -362,25 +411,28 @@ impl Writer {
             }
             let mut size = None;
             if !batch.is_empty() {
-                let entries: Vec<(EntryKind, Value)> =
-                    batch.iter().map(|(k, b, _)| (*k, b.clone())).collect();
-                match self.write_batch(&entries) {
+                match self.write_batch(&batch) {
                     Ok(appended) => {
                         size = appended
                             .iter()
                             .filter_map(|a| a.as_ref().ok())
+                            .filter_map(|a| a.last())
                             .map(|a| a.seq)
                             .max();
-                        for ((_, _, reply), a) in batch.into_iter().zip(appended) {
-                            let _ = reply.send(a);
+                        for (group, a) in batch.into_iter().zip(appended) {
+                            if let Some(reply) = group.reply {
+                                let _ = reply.send(a);
+                            }
                         }
                     }
                     Err(e) => {
                         // Nothing of the batch is acknowledged; the in-memory frontier may be
                         // stale, so drop it and re-read from the database next time.
                         self.frontier.clear();
-                        for (_, _, reply) in batch {
-                            let _ = reply.send(Err(e.clone()));
+                        for group in batch {
+                            if let Some(reply) = group.reply {
+                                let _ = reply.send(Err(e.clone()));
+                            }
                         }
                     }
                 }
@@ -397,12 +449,12 @@ impl Writer {
     }
 
     /// Writes a batch in one transaction. The outer error fails the whole batch (nothing was
-    /// committed); an inner error fails only that entry.
+    /// committed); an inner error fails only that group.
     #[allow(clippy::type_complexity)]
     fn write_batch(
         &mut self,
-        entries: &[(EntryKind, Value)],
-    ) -> Result<Vec<Result<Appended, LedgerError>>, LedgerError> {
+        groups: &[Group],
+    ) -> Result<Vec<Result<Vec<Appended>, LedgerError>>, LedgerError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -425,53 +477,76 @@ impl Writer {
         // Another process may have appended since our frontier was computed.
         self.frontier
             .retain(|(level, index), _| ((index + 1) << level) <= size);
-        let mut out = Vec::with_capacity(entries.len());
+        let mut out = Vec::with_capacity(groups.len());
         let ts = now_ms();
-        for (kind, body) in entries {
-            let seq = size + 1;
-            let bytes = entry_bytes(seq, ts, *kind, body, &prev);
-            let leaf = leaf_hash(&bytes);
-            let nodes = {
-                let view = TxTree {
-                    tx: &tx,
-                    frontier: &self.frontier,
-                };
-                nodes_for_append(&view, size, leaf)?
-            };
-            // Each entry in its own savepoint: one bad entry (say, a reused pass id) fails
-            // alone instead of failing every other writer's entry in the batch.
-            tx.execute_batch("SAVEPOINT entry")?;
-            let written = (|| -> Result<(), LedgerError> {
-                tx.execute(
-                    "INSERT INTO entries (seq, ts, kind, bytes, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![seq as i64, ts, kind.as_str(), bytes, leaf.as_slice()],
-                )?;
-                track_pass(&tx, *kind, body, seq)?;
-                for (level, index, hash) in &nodes {
+        for group in groups {
+            // Each group in its own savepoint: one bad entry (say, a reused pass id) fails its
+            // group alone instead of failing every other writer's entry in the batch. The
+            // frontier is updated only once the group is in, so a rollback leaves it valid.
+            tx.execute_batch("SAVEPOINT grp")?;
+            let mut written: Vec<Appended> = Vec::with_capacity(group.entries.len());
+            let mut frontier_updates = Vec::new();
+            let (mut g_size, mut g_prev) = (size, prev);
+            let result = (|| -> Result<(), LedgerError> {
+                for (i, (kind, body)) in group.entries.iter().enumerate() {
+                    let seq = g_size + 1;
+                    let linked;
+                    let body = match (group.link, written.first()) {
+                        (Some(field), Some(first)) if i > 0 => {
+                            let mut b = body.clone();
+                            if let Value::Object(map) = &mut b {
+                                map.insert(field.to_owned(), Value::from(first.seq));
+                            }
+                            linked = b;
+                            &linked
+                        }
+                        _ => body,
+                    };
+                    let bytes = entry_bytes(seq, ts, *kind, body, &g_prev);
+                    let leaf = leaf_hash(&bytes);
+                    let nodes = {
+                        let view = TxTree {
+                            tx: &tx,
+                            frontier: &self.frontier,
+                            pending: &frontier_updates,
+                        };
+                        nodes_for_append(&view, g_size, leaf)?
+                    };
                     tx.execute(
-                        "INSERT INTO tree (level, idx, hash) VALUES (?1, ?2, ?3)",
-                        params![level, *index as i64, hash.as_slice()],
+                        "INSERT INTO entries (seq, ts, kind, bytes, hash) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![seq as i64, ts, kind.as_str(), bytes, leaf.as_slice()],
                     )?;
+                    track_pass(&tx, *kind, body, seq)?;
+                    for (level, index, hash) in &nodes {
+                        tx.execute(
+                            "INSERT INTO tree (level, idx, hash) VALUES (?1, ?2, ?3)",
+                            params![level, *index as i64, hash.as_slice()],
+                        )?;
+                    }
+                    frontier_updates.extend(nodes);
+                    written.push(Appended { seq, hash: leaf });
+                    g_prev = leaf;
+                    g_size = seq;
                 }
                 Ok(())
             })();
-            if let Err(e) = written {
-                tx.execute_batch("ROLLBACK TO entry; RELEASE entry")?;
+            if let Err(e) = result {
+                tx.execute_batch("ROLLBACK TO grp; RELEASE grp")?;
                 out.push(Err(e));
                 continue;
             }
-            tx.execute_batch("RELEASE entry")?;
-            for (level, index, hash) in &nodes {
+            tx.execute_batch("RELEASE grp")?;
+            for (level, index, hash) in frontier_updates {
                 // Only even-indexed nodes are ever needed again (as left siblings).
                 if index % 2 == 0 {
-                    self.frontier.insert((*level, *index), *hash);
-                } else if *index > 0 {
-                    self.frontier.remove(&(*level, index - 1));
+                    self.frontier.insert((level, index), hash);
+                } else if index > 0 {
+                    self.frontier.remove(&(level, index - 1));
                 }
             }
-            out.push(Ok(Appended { seq, hash: leaf }));
-            prev = leaf;
-            size = seq;
+            out.push(Ok(written));
+            prev = g_prev;
+            size = g_size;
         }
         tx.commit()?;
         Ok(out)
@@ -524,6 +599,7 @@ impl Writer {
         let view = TxTree {
             tx: &tx,
             frontier: &HashMap::new(),
+            pending: &[],
         };
         let root = merkle::root(&view, size)?;
         if let Some((old_size, note)) = &last {
@@ -565,16 +641,26 @@ impl Writer {
     }
 }
 
-/// Tree hashes read through a write transaction, with the writer's frontier cache in front.
+/// Tree hashes read through a write transaction, with the writer's frontier cache in front
+/// (and the nodes of the group being written, not yet in the cache).
 struct TxTree<'a> {
     tx: &'a Transaction<'a>,
     frontier: &'a HashMap<(u32, u64), Hash>,
+    pending: &'a [(u32, u64, Hash)],
 }
 
 impl TreeHashes for TxTree<'_> {
     type Error = LedgerError;
 
     fn node(&self, level: u32, index: u64) -> Result<Hash, LedgerError> {
+        if let Some((_, _, h)) = self
+            .pending
+            .iter()
+            .rev()
+            .find(|(l, i, _)| *l == level && *i == index)
+        {
+            return Ok(*h);
+        }
         if let Some(h) = self.frontier.get(&(level, index)) {
             return Ok(*h);
         }
@@ -765,6 +851,60 @@ mod tests {
 
     fn key() -> NodeKey {
         NodeKey::from_seed(&[5; 32])
+    }
+
+    #[test]
+    fn groups_are_linked_atomic_and_detached_appends_are_flushed_on_close() {
+        let path = tmp("group");
+        let ledger = Ledger::open(&path, &origin("t"), key(), LedgerOptions::default()).unwrap();
+        ledger.append(EntryKind::Decision, json!({"n": 0})).unwrap();
+        let group = ledger
+            .append_group(
+                vec![
+                    (EntryKind::Decision, json!({"n": 1})),
+                    (
+                        EntryKind::PassIssued,
+                        json!({"jti": "j1", "exp": 9, "in_process": true}),
+                    ),
+                ],
+                Some("decision_seq"),
+            )
+            .unwrap();
+        assert_eq!(group.iter().map(|a| a.seq).collect::<Vec<_>>(), [2, 3]);
+        // A group with a failing entry (reused jti) leaves nothing behind, and the next
+        // appends still chain and verify.
+        let failed = ledger.append_group(
+            vec![
+                (EntryKind::Decision, json!({"n": 2})),
+                (EntryKind::PassIssued, json!({"jti": "j1", "exp": 9})),
+            ],
+            Some("decision_seq"),
+        );
+        assert!(failed.is_err());
+        ledger
+            .append_detached(EntryKind::Executed, json!({"jti": "j1"}))
+            .unwrap();
+        ledger.close().unwrap();
+        let reader = Reader::open(&path).unwrap();
+        assert_eq!(
+            reader.size().unwrap(),
+            4,
+            "the detached entry was flushed by close"
+        );
+        let pass = reader.entry(3).unwrap().unwrap();
+        let body: Value = serde_json::from_slice(&pass.bytes).unwrap();
+        assert_eq!(body["body"]["decision_seq"], 2);
+        let used: i64 = connect(&path)
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM used_jti WHERE jti = 'j1'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(used, 1, "an in-process pass is spent with its issue");
+        reader
+            .verify(&[key().verifying_key()], &[], true)
+            .unwrap()
+            .unwrap();
     }
 
     #[test]

@@ -8,5 +8,6 @@ pub mod keys;
 pub mod ledger;
 pub mod mcp;
 pub mod passes;
+pub mod pipeline;
 pub mod policy_file;
 pub mod record;

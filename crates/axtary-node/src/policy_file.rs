@@ -7,6 +7,7 @@ use axtary_core::policy::{Diagnostic, Loaded, Policy, PolicyEnv};
 use crate::home::{Config, Home};
 
 /// A policy file that could not be loaded; every action is denied while this is so.
+#[derive(Clone, Debug)]
 pub struct LoadFailure {
     /// One line for the decision's reason.
     pub summary: String,

@@ -50,6 +50,16 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
     },
+    /// Run an ActionRequest on stdin through the whole pipeline (decide, pass, ledger,
+    /// connector): result JSON on stdout; exit 0 executed, 1 failed, 2 deny, 3 invalid,
+    /// 4 approval pending
+    Run {
+        /// Record and print exactly what would be sent, send nothing
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
+    },
     /// Check, test and explain policies
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -154,6 +164,7 @@ fn main() -> ExitCode {
         Command::Init { format } => cmd::init::run(&home, format),
         Command::Normalize { format } => cmd::normalize::run(&home, format),
         Command::Decide { policy, format } => cmd::decide::run(&home, policy.as_deref(), format),
+        Command::Run { dry_run, format } => cmd::run::run(&home, dry_run, format),
         Command::Policy(PolicyCommand::Check { file, format }) => {
             cmd::policy::check(&home, file.as_deref(), format)
         }

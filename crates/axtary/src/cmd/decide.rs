@@ -3,71 +3,72 @@
 use std::path::Path;
 
 use anyhow::Result;
-use axtary_core::decision::{Decided, Decision, InputError, decide_bytes};
-use axtary_core::ledger::EntryKind;
-use axtary_core::normalize::NormalizeOptions;
+use axtary_core::decision::{Decided, Decision, LEDGER_UNAVAILABLE};
 use axtary_core::policy::Effect;
-use axtary_node::approvals::{self, Approvals};
-use axtary_node::record;
+use axtary_node::pipeline::{Node, NodeOptions};
 
 use crate::exit::Exit;
-use crate::home::{self, Config, Home};
+use crate::home::Home;
 use crate::output::{self, Format};
-use crate::{node, policy_file, request};
+use crate::{policy_file, request};
 
 pub fn run(home: &Home, policy_flag: Option<&Path>, format: Format) -> Result<Exit> {
-    // Fail closed: a broken config still yields a printed deny, not just an error.
+    let node = match open(home, policy_flag) {
+        Ok(node) => node,
+        Err(refused) => {
+            let (decision, exit) = *refused;
+            print(&decision, format)?;
+            return Ok(exit);
+        }
+    };
+    let decided = match request::read_stdin(node.limits()) {
+        Ok(bytes) => node.decide(&bytes, "cli"),
+        Err(message) => node.deny_unreadable(message, "cli"),
+    };
+    node.close()?;
+    report(&node, &decided);
+    print(&decided.decision, format)?;
+    Ok(exit_for_decided(&node, &decided))
+}
+
+/// Opens the node for a one-shot command. Fails closed: a broken config or an unusable ledger
+/// still yields a printed deny (and its exit code), not just an error.
+pub fn open(home: &Home, policy_flag: Option<&Path>) -> Result<Node, Box<(Decision, Exit)>> {
+    let options = NodeOptions {
+        policy_path: policy_flag.map(Path::to_path_buf),
+        checkpoint_on_close: false,
+    };
+    Node::open(home, options).map_err(|e| Box::new(refusal(home, policy_flag, &e)))
+}
+
+/// The deny (and exit code) for a node that cannot open.
+fn refusal(home: &Home, policy_flag: Option<&Path>, e: &anyhow::Error) -> (Decision, Exit) {
+    eprintln!("error: {e:#}");
     let config = match home.config() {
         Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            let decision = Decision::invalid_policy(format!("{e:#}"), None);
-            print(&decision, format)?;
-            return Ok(Exit::Invalid);
+        Err(_) => {
+            return (
+                Decision::invalid_policy(format!("{e:#}"), None),
+                Exit::Invalid,
+            );
         }
     };
-    let limits = config.json_limits();
-    let opts = NormalizeOptions {
-        limits,
-        user_home: home::user_home(),
-    };
-    let policy_path = policy_file::path(home, &config, policy_flag);
-    let loaded = policy_file::load(&policy_path, &policy_file::env(home));
-
-    let policy = match &loaded {
-        Ok((l, _)) => Ok(&l.policy),
-        Err(f) => Err(f.summary.as_str()),
-    };
-    let decided = match request::read_stdin(limits) {
-        Ok(bytes) => decide_bytes(&bytes, policy, &opts),
-        Err(message) => Decided {
-            decision: Decision::invalid_input(message.clone(), None, policy.ok().map(|p| p.hash())),
-            action: None,
-            input_error: Some(InputError {
-                message,
-                hint: None,
-            }),
-            context: None,
-        },
-    };
-
-    // Record before answering: an allow that cannot be recorded becomes a deny.
-    let mut decided = decided;
-    let mut unrecorded = false;
-    match settle(home, &config, &mut decided) {
-        Ok(seq) => decided.decision.ledger_seq = Some(seq),
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            if decided.decision.effect != Effect::Deny {
-                decided.decision = decided.decision.unrecorded(&format!("{e:#}"));
-                unrecorded = true;
-            } else {
-                eprintln!("warning: this deny was not recorded in the ledger");
-            }
-        }
+    // Say what is wrong with the policy too: that is the likelier thing to fix first.
+    let path = policy_file::path(home, &config, policy_flag);
+    if let Err(failure) = policy_file::load(&path, &policy_file::env(home)) {
+        eprint!("{}", failure.details);
+        return (
+            Decision::invalid_policy(failure.summary, None),
+            Exit::Invalid,
+        );
     }
+    let deny = Decision::invalid_policy(String::new(), None);
+    (deny.unrecorded(&format!("{e:#}")), Exit::Error)
+}
 
-    if let Err(failure) = &loaded {
+/// Prints the policy's load failure and the input error, if any, to stderr.
+pub fn report(node: &Node, decided: &Decided) {
+    if let Err(failure) = &node.policy().loaded {
         eprint!("{}", failure.details);
     }
     if let Some(e) = &decided.input_error {
@@ -76,33 +77,21 @@ pub fn run(home: &Home, policy_flag: Option<&Path>, format: Format) -> Result<Ex
             eprintln!("hint: {hint}");
         }
     }
-    print(&decided.decision, format)?;
-    Ok(if unrecorded {
+    if decided.decision.ledger_seq.is_none() && decided.decision.rule != LEDGER_UNAVAILABLE {
+        eprintln!("warning: this deny was not recorded in the ledger");
+    }
+}
+
+/// The exit code for a decision: an unrecordable decision is an error, an invalid policy or
+/// input is 3, else the effect's code.
+pub fn exit_for_decided(node: &Node, decided: &Decided) -> Exit {
+    if decided.decision.rule == LEDGER_UNAVAILABLE {
         Exit::Error
-    } else if loaded.is_err() || decided.input_error.is_some() {
+    } else if node.policy().loaded.is_err() || decided.input_error.is_some() {
         Exit::Invalid
     } else {
         exit_for(decided.decision.effect)
-    })
-}
-
-/// Applies approvals, then appends the decision to the ledger; returns its sequence number once
-/// durable.
-fn settle(home: &Home, config: &Config, decided: &mut Decided) -> Result<u64> {
-    let ledger = node::open_ledger(home)?;
-    let mut approvals = Approvals::open(&home.ledger_path()).map_err(|e| e.to_string());
-    let ttl_ms = i64::from(config.approvals.ttl_seconds) * 1000;
-    approvals::resolve(
-        decided,
-        approvals.as_mut().map_err(|e| e.clone()),
-        &ledger,
-        ttl_ms,
-        node::now_ms(),
-    );
-    let body = record::decision_body(decided, "cli", decided.context.as_ref());
-    let appended = ledger.append(EntryKind::Decision, body);
-    ledger.close()?;
-    Ok(appended?.seq)
+    }
 }
 
 pub fn exit_for(effect: Effect) -> Exit {

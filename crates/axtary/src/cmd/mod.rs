@@ -8,4 +8,5 @@ pub mod ledger;
 pub mod normalize;
 pub mod pass;
 pub mod policy;
+pub mod run;
 pub mod secrets;

@@ -2,6 +2,8 @@
 //! `axtary` binary driven through stdin, stdout, stderr and exit codes.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod upstream;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
