@@ -75,6 +75,9 @@ enum Command {
     /// Inspect and verify ActionPasses
     #[command(subcommand)]
     Pass(cmd::pass::PassCommand),
+    /// Guard MCP servers: `axtary mcp wrap -- CMD...`
+    #[command(subcommand)]
+    Mcp(cmd::mcp::McpCommand),
     /// Store provider credentials that connectors use and agents never see
     #[command(subcommand)]
     Secrets(cmd::secrets::SecretsCommand),
@@ -195,6 +198,7 @@ fn main() -> ExitCode {
         Command::Ledger(c) => cmd::ledger::run(&home, &c),
         Command::Keys(c) => cmd::keys::run(&home, &c),
         Command::Secrets(c) => cmd::secrets::run(&home, c),
+        Command::Mcp(c) => cmd::mcp::run(&home, c),
         Command::Pass(c) => cmd::pass::run(&home, &c),
     });
     match result {

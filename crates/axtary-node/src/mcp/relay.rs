@@ -475,17 +475,24 @@ impl<G: Gate> Relay<G> {
                 approval_id,
                 rule,
                 reason,
-            } => Route::Answer(message::error_result(
-                id_raw,
-                &format!(
-                    "Axtary: `{}` on MCP server `{}` needs a human's approval (rule {rule}): {reason}. \
-                     Approval request {approval_id} is open; once a human has run \
-                     `axtary approvals approve {approval_id}`, call the tool again with exactly \
-                     the same arguments.",
-                    call.name, self.inner.opts.server
-                ),
-                call.modern,
-            )),
+            } => {
+                let command = format!("axtary approvals approve {approval_id}");
+                let how = if reason.contains(&command) {
+                    String::new()
+                } else {
+                    format!(" (a human runs `{command}`)")
+                };
+                Route::Answer(message::error_result(
+                    id_raw,
+                    &format!(
+                        "Axtary: `{}` on MCP server `{}` needs a human's approval (rule {rule}): \
+                         {reason}{how}. Once approval {approval_id} is granted, call the tool \
+                         again with exactly the same arguments.",
+                        call.name, self.inner.opts.server
+                    ),
+                    call.modern,
+                ))
+            }
         }
     }
 
@@ -520,7 +527,7 @@ impl<G: Gate> Relay<G> {
 
     /// The line with every injected secret redacted (unchanged, and not copied, when there is
     /// none).
-    fn scrub<'a>(&self, line: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+    pub(super) fn scrub<'a>(&self, line: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
         let scrubber = &self.inner.opts.scrubber;
         if scrubber.is_empty() {
             return line.into();
