@@ -75,12 +75,21 @@ enum Command {
     /// Inspect and verify ActionPasses
     #[command(subcommand)]
     Pass(cmd::pass::PassCommand),
+    /// Put Axtary in front of agent clients
+    #[command(subcommand)]
+    Install(InstallCommand),
     /// Guard MCP servers: `axtary mcp wrap -- CMD...`
     #[command(subcommand)]
     Mcp(cmd::mcp::McpCommand),
     /// Store provider credentials that connectors use and agents never see
     #[command(subcommand)]
     Secrets(cmd::secrets::SecretsCommand),
+}
+
+#[derive(Subcommand)]
+enum InstallCommand {
+    /// Route an MCP client's server through `axtary mcp wrap` (keeps a backup of the config)
+    Mcp(cmd::install_mcp::InstallMcpArgs),
 }
 
 #[derive(Subcommand)]
@@ -199,6 +208,7 @@ fn main() -> ExitCode {
         Command::Keys(c) => cmd::keys::run(&home, &c),
         Command::Secrets(c) => cmd::secrets::run(&home, c),
         Command::Mcp(c) => cmd::mcp::run(&home, c),
+        Command::Install(InstallCommand::Mcp(args)) => cmd::install_mcp::run(&home, args),
         Command::Pass(c) => cmd::pass::run(&home, &c),
     });
     match result {

@@ -753,3 +753,52 @@ fn without_an_initialized_home_every_call_is_denied_but_the_server_runs() {
     assert!(err.contains("hint: run `axtary init`"), "{err}");
     assert_eq!(setup.server_events(), ["start"]);
 }
+
+#[test]
+fn the_entry_written_by_install_works_with_a_real_client() {
+    let setup = Setup::new();
+    let config = setup.home.0.parent().unwrap().join("mcp.json");
+    let calc = script("calc_server.py");
+    let server = [python().to_str().unwrap(), calc.to_str().unwrap()];
+    let out = setup.home.run(
+        &[
+            "install",
+            "mcp",
+            "--client",
+            "claude-code",
+            "--name",
+            "calc",
+            "--config",
+            config.to_str().unwrap(),
+            "--",
+            server[0],
+            server[1],
+        ],
+        "",
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    let entry = &v["mcpServers"]["calc"];
+    let mut argv = vec![
+        python().display().to_string(),
+        script("driver.py").display().to_string(),
+        "legacy".to_owned(),
+        "--".to_owned(),
+        entry["command"].as_str().unwrap().to_owned(),
+    ];
+    argv.extend(
+        entry["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_owned()),
+    );
+    // The client does not know AXTARY_HOME: the entry carries `--home`.
+    let mut command = setup.command(&argv);
+    command.env_remove("AXTARY_HOME");
+    let mut client = Client(Proc::spawn(command));
+    let r = client.call("add", json!({"a": 20, "b": 22}));
+    assert_eq!(r["structured"], json!({"result": 42}), "{r}");
+    client.finish();
+    assert_eq!(setup.server_events(), ["start", "add"]);
+}

@@ -3,6 +3,7 @@
 //! [`gate`] the link to the node, and [`install`] rewrites MCP clients' configs to use it.
 
 pub mod gate;
+pub mod install;
 pub mod message;
 pub mod relay;
 pub mod wrap;

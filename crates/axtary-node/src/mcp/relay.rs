@@ -249,7 +249,7 @@ impl<G: Gate> Relay<G> {
                 Ok(LineRead::Eof) => return PumpEnd::Eof,
                 Ok(LineRead::Line) => {}
                 Ok(LineRead::TooLong) => {
-                    if let Err(e) = self.stream_long_line(&mut from_server, &mut buf) {
+                    if let Err(e) = self.stream_long_line(&mut from_server, &buf) {
                         return self.broken("relaying a long line from the server", &e);
                     }
                     continue;
@@ -616,7 +616,7 @@ impl<G: Gate> Relay<G> {
         });
     }
 
-    fn stream_long_line(&self, from: &mut impl BufRead, head: &mut Vec<u8>) -> io::Result<()> {
+    fn stream_long_line(&self, from: &mut impl BufRead, head: &[u8]) -> io::Result<()> {
         let scrubbing = !self.inner.opts.scrubber.is_empty();
         if scrubbing {
             // A secret split across two chunks could not be redacted; drop the line instead.

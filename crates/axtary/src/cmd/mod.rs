@@ -3,6 +3,7 @@
 pub mod approvals;
 pub mod decide;
 pub mod init;
+pub mod install_mcp;
 pub mod keys;
 pub mod ledger;
 pub mod mcp;

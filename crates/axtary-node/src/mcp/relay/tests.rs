@@ -98,7 +98,7 @@ fn harness() -> Harness {
 
 impl Harness {
     /// Feeds `input` from the client; returns what reached the server.
-    fn from_client(&self, input: &str) -> String {
+    fn client_sends(&self, input: &str) -> String {
         let mut server = Vec::new();
         assert_eq!(
             self.relay.pump_client(input.as_bytes(), &mut server),
@@ -107,7 +107,7 @@ impl Harness {
         String::from_utf8(server).unwrap()
     }
 
-    fn from_server(&self, input: &str) {
+    fn server_sends(&self, input: &str) {
         assert_eq!(self.relay.pump_server(input.as_bytes()), PumpEnd::Eof);
     }
 
@@ -138,7 +138,7 @@ fn everything_but_tools_call_passes_byte_for_byte() {
     let mut input = PASSTHROUGH.join("\n");
     input.push_str("\r\n"); // a CRLF line ending stays as it is
     input.push_str(r#"{"jsonrpc":"2.0","id":8,"method":"ping"}"#); // no final newline
-    assert_eq!(h.from_client(&input), input);
+    assert_eq!(h.client_sends(&input), input);
     assert!(h.client.text().is_empty());
     assert!(lock(&h.gate.checked).is_empty());
     assert!(h.log.text().is_empty(), "{}", h.log.text());
@@ -153,7 +153,7 @@ fn everything_but_tools_call_passes_byte_for_byte() {
         "",
     ]
     .join("\n");
-    h.from_server(&server);
+    h.server_sends(&server);
     assert_eq!(h.client.text(), server);
 }
 
@@ -162,7 +162,7 @@ fn an_allowed_call_is_decided_forwarded_and_its_outcome_recorded() {
     let h = harness();
     let init = format!("{}\n", PASSTHROUGH[0]);
     let call = r#"{"jsonrpc":"2.0","id":"c-1","method":"tools/call","params":{"name":"add","arguments":{"b":2,"a":1}}}"#;
-    let sent = h.from_client(&format!("{init}{call}\n"));
+    let sent = h.client_sends(&format!("{init}{call}\n"));
     assert_eq!(sent, format!("{init}{call}\n"));
     assert_eq!(h.relay.pending(), 1);
 
@@ -179,7 +179,7 @@ fn an_allowed_call_is_decided_forwarded_and_its_outcome_recorded() {
     );
 
     let answer = r#"{"jsonrpc":"2.0","id":"c-1","result":{"content":[{"type":"text","text":"3"}],"isError":false}}"#;
-    h.from_server(&format!("{answer}\n"));
+    h.server_sends(&format!("{answer}\n"));
     assert_eq!(h.client.text(), format!("{answer}\n"));
     assert_eq!(h.relay.pending(), 0);
     let recorded = h.recorded();
@@ -205,10 +205,10 @@ fn failed_calls_are_recorded_as_failed() {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    h.from_client(&calls);
+    h.client_sends(&calls);
     assert_eq!(h.relay.pending(), 3);
     // isError, a JSON-RPC error; the third never answered. Ids may be spelled differently.
-    h.from_server(concat!(
+    h.server_sends(concat!(
         r#"{"jsonrpc":"2.0","id":1,"result":{"content":[],"isError":true}}"#,
         "\n",
         r#"{"jsonrpc":"2.0","id":2,"error":{"code":-32602,"message":"bad"}}"#,
@@ -229,7 +229,7 @@ fn denied_and_pending_calls_are_answered_by_the_relay_and_never_forwarded() {
     let h = harness();
     let deny = r#"{"jsonrpc":"2.0","id":"d\u00e9","method":"tools/call","params":{"name":"deny_me","arguments":{}}}"#;
     let ask = r#"{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"ask_me","arguments":{"x":1},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"modern-client"}}}}"#;
-    assert_eq!(h.from_client(&format!("{deny}\n{ask}\n")), "");
+    assert_eq!(h.client_sends(&format!("{deny}\n{ask}\n")), "");
     assert_eq!(h.relay.pending(), 0);
 
     let text = h.client.text();
@@ -281,7 +281,7 @@ fn tools_call_is_parsed_strictly() {
         r#"{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"x","arguments":{"s":"\ud800"}}}"#,
         r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"x","_meta":{"a":1,"a":1}}}"#,
     ];
-    assert_eq!(h.from_client(&bad.join("\n")), "");
+    assert_eq!(h.client_sends(&bad.join("\n")), "");
     assert!(lock(&h.gate.checked).is_empty());
     let answers = h.client.lines();
     assert_eq!(answers.len(), bad.len());
@@ -353,7 +353,7 @@ fn malformed_client_lines_are_dropped_and_answered_when_possible() {
 fn a_call_reusing_an_id_in_flight_is_refused() {
     let h = harness();
     let call = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a"}}"#;
-    let sent = h.from_client(&format!("{call}\n{call}\n"));
+    let sent = h.client_sends(&format!("{call}\n{call}\n"));
     assert_eq!(sent, format!("{call}\n"));
     let answers = h.client.lines();
     assert_eq!(answers.len(), 1);
@@ -368,12 +368,12 @@ fn a_call_reusing_an_id_in_flight_is_refused() {
 #[test]
 fn responses_are_matched_to_calls_not_to_server_requests() {
     let h = harness();
-    h.from_client(
+    h.client_sends(
         r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a"}}
 "#,
     );
     // The server asks the client something with the same id number, mid-call.
-    h.from_server(
+    h.server_sends(
         r#"{"jsonrpc":"2.0","id":1,"method":"elicitation/create","params":{}}
 "#,
     );
@@ -381,9 +381,9 @@ fn responses_are_matched_to_calls_not_to_server_requests() {
     // The client's answer to it goes to the server untouched.
     let answer = r#"{"jsonrpc":"2.0","id":1,"result":{"action":"accept"}}
 "#;
-    assert_eq!(h.from_client(answer), answer);
+    assert_eq!(h.client_sends(answer), answer);
     assert_eq!(h.relay.pending(), 1);
-    h.from_server(
+    h.server_sends(
         r#"{"jsonrpc":"2.0","id":1,"result":{"content":[]}}
 "#,
     );
@@ -399,7 +399,7 @@ fn injected_secrets_are_redacted_from_server_output() {
     let leaky = format!(
         r#"{{"jsonrpc":"2.0","id":2,"result":{{"content":[{{"type":"text","text":"token={secret}"}}]}}}}"#
     );
-    h.from_server(&format!("{clean}\n{leaky}\n"));
+    h.server_sends(&format!("{clean}\n{leaky}\n"));
     let out = h.client.text();
     assert!(!out.contains(secret), "{out}");
     assert!(out.starts_with(&format!("{clean}\n")));
@@ -416,8 +416,11 @@ fn overlong_lines_are_dropped_from_the_client_and_streamed_from_the_server() {
         "x".repeat(100)
     );
     let ok = r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#;
-    assert_eq!(h.from_client(&format!("{long}\n{ok}\n")), format!("{ok}\n"));
+    assert_eq!(
+        h.client_sends(&format!("{long}\n{ok}\n")),
+        format!("{ok}\n")
+    );
     assert!(lock(&h.gate.checked).is_empty());
-    h.from_server(&format!("{long}\n{ok}\n"));
+    h.server_sends(&format!("{long}\n{ok}\n"));
     assert_eq!(h.client.text(), format!("{long}\n{ok}\n"));
 }
