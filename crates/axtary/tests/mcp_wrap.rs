@@ -388,12 +388,8 @@ fn check_mode(mode: &str, version: &str) {
         "Axtary denied `drop_table` on MCP server `calc`: agents never drop tables (rule calc-no-drop)"
     );
     let err = client.finish();
-    assert!(
-        err.contains(
-            "axtary mcp wrap [calc]: the server exited with code 0 after the client closed"
-        ),
-        "{err}"
-    );
+    // A clean shutdown (the client closed, the server exited with 0) is quiet.
+    assert!(!err.contains("axtary mcp wrap"), "{err}");
 
     // The server ran the allowed call and never saw the denied one.
     assert_eq!(setup.server_events(), ["start", "add"]);

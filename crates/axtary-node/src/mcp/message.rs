@@ -170,6 +170,8 @@ mod tests {
             // A repeated method: first-wins and last-wins parsers disagree.
             r#"{"id":1,"method":"ping","method":"tools/call"}"#,
             r#"{"id":1,"id":2,"method":"ping"}"#,
+            // The same key spelled with an escape is the same key.
+            r#"{"id":1,"method":"ping","m\u0065thod":"tools/call"}"#,
             r#"{"id":1,"method":"tools/call","params":{},"params":{}}"#,
             // Two messages on one line.
             r#"{"id":1,"method":"ping"} {"id":2,"method":"tools/call"}"#,

@@ -34,8 +34,9 @@ pub struct ChildSpec {
 pub struct Ended {
     /// The exit code to end with: the child's, or 128 + signal.
     pub code: u8,
-    /// One line for stderr.
-    pub report: String,
+    /// One line for stderr; `None` for a clean shutdown (the client closed, the server exited
+    /// with 0).
+    pub report: Option<String>,
 }
 
 enum Event {
@@ -155,15 +156,16 @@ fn ended(status: ExitStatus, client_first: bool) -> Ended {
     match (status.code(), status.signal()) {
         (Some(code), _) => Ended {
             code: u8::try_from(code & 0xff).unwrap_or(1),
-            report: format!("the server exited with code {code}{after}"),
+            report: (code != 0 || !client_first)
+                .then(|| format!("the server exited with code {code}{after}")),
         },
         (None, Some(signal)) => Ended {
             code: u8::try_from((128 + signal) & 0xff).unwrap_or(1),
-            report: format!("the server was killed by signal {signal}{after}"),
+            report: Some(format!("the server was killed by signal {signal}{after}")),
         },
         (None, None) => Ended {
             code: 1,
-            report: format!("the server ended{after} (no exit code)"),
+            report: Some(format!("the server ended{after} (no exit code)")),
         },
     }
 }

@@ -163,7 +163,9 @@ fn serve<G: Gate>(
     log: &dyn Fn(&str),
 ) -> Result<Exit> {
     let ended = wrap::run(spec, gate, opts).with_context(|| format!("cannot start `{shown}`"))?;
-    log(&ended.report);
+    if let Some(report) = &ended.report {
+        log(report);
+    }
     Ok(Exit::Child(ended.code))
 }
 

@@ -424,3 +424,61 @@ fn overlong_lines_are_dropped_from_the_client_and_streamed_from_the_server() {
     h.server_sends(&format!("{long}\n{ok}\n"));
     assert_eq!(h.client.text(), format!("{long}\n{ok}\n"));
 }
+
+/// Mutated messages (bytes flipped, inserted, deleted, lines spliced) never crash the relay, and
+/// nothing that reaches the server reads as a denied `tools/call` to a last-wins JSON parser
+/// splitting lines on `\r` as well as `\n` (as the Python SDK's server does).
+#[test]
+fn mutated_lines_never_smuggle_a_denied_call() {
+    let seeds: &[&[u8]] = &[
+        br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"deny_x","arguments":{"a":1}}}"#,
+        br#"{"jsonrpc":"2.0","method":"notifications/x","params":{"p":{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"deny_x"}}}}"#,
+        br#"[{"jsonrpc":"2.0","id":3,"method":"ping"},{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"deny_y"}}]"#,
+        br#"{"jsonrpc":"2.0","id":5,"method":"ping","params":{"s":"method\":\"tools/call"}}"#,
+    ];
+    let alphabet = b"{}[]\":,\\\r\n \tmethodtools/callidparamsdeny_\x00\xff";
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let h = harness();
+    for round in 0..20_000 {
+        let seed = seeds[round % seeds.len()];
+        let mut line = seed.to_vec();
+        for _ in 0..(1 + next() % 4) {
+            let at = (next() as usize) % (line.len() + 1);
+            let byte = alphabet[(next() as usize) % alphabet.len()];
+            match next() % 3 {
+                0 if at < line.len() => line[at] = byte,
+                1 if at < line.len() => {
+                    line.remove(at);
+                }
+                _ => line.insert(at, byte),
+            }
+        }
+        // One line per round: a `\n` inside ends it there, like the framing would.
+        if let Some(i) = line.iter().position(|&b| b == b'\n') {
+            line.truncate(i);
+        }
+        line.push(b'\n');
+        let mut server = Vec::new();
+        h.relay.pump_client(&line[..], &mut server);
+        for fragment in server.split(|&b| b == b'\n' || b == b'\r') {
+            let Ok(v) = serde_json::from_slice::<Value>(fragment) else {
+                continue;
+            };
+            for m in v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]) {
+                let denied = m["method"] == "tools/call"
+                    && m["params"]["name"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with("deny_"));
+                assert!(!denied, "smuggled: {}", String::from_utf8_lossy(&line));
+            }
+        }
+        // The server side survives the same bytes.
+        h.relay.pump_server(&line[..]);
+    }
+}
