@@ -6,6 +6,7 @@ pub mod bundle;
 pub mod home;
 pub mod keys;
 pub mod ledger;
+pub mod mcp_server;
 pub mod passes;
 pub mod pipeline;
 pub mod policy_file;

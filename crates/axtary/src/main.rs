@@ -60,6 +60,9 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
     },
+    /// MCP surfaces: Axtary's connectors as an MCP server
+    #[command(subcommand)]
+    Mcp(McpCommand),
     /// Check, test and explain policies
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -78,6 +81,17 @@ enum Command {
     /// Store provider credentials that connectors use and agents never see
     #[command(subcommand)]
     Secrets(cmd::secrets::SecretsCommand),
+}
+
+#[derive(Subcommand)]
+enum McpCommand {
+    /// Serve the configured connectors as MCP tools on stdio; every call runs the whole
+    /// pipeline (policy, approvals, pass, ledger) and no token reaches the agent
+    Serve {
+        /// The agent name tool calls are made as (policy can match on it)
+        #[arg(long, default_value = "mcp")]
+        agent: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -165,6 +179,7 @@ fn main() -> ExitCode {
         Command::Normalize { format } => cmd::normalize::run(&home, format),
         Command::Decide { policy, format } => cmd::decide::run(&home, policy.as_deref(), format),
         Command::Run { dry_run, format } => cmd::run::run(&home, dry_run, format),
+        Command::Mcp(McpCommand::Serve { agent }) => cmd::mcp_serve::run(&home, agent),
         Command::Policy(PolicyCommand::Check { file, format }) => {
             cmd::policy::check(&home, file.as_deref(), format)
         }

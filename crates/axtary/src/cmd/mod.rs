@@ -5,6 +5,7 @@ pub mod decide;
 pub mod init;
 pub mod keys;
 pub mod ledger;
+pub mod mcp_serve;
 pub mod normalize;
 pub mod pass;
 pub mod policy;
