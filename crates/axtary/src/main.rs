@@ -60,6 +60,9 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
     },
+    /// MCP surfaces: Axtary's connectors as an MCP server, and guarding third-party servers
+    #[command(subcommand)]
+    Mcp(cmd::mcp::McpCommand),
     /// Check, test and explain policies
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -78,9 +81,6 @@ enum Command {
     /// Put Axtary in front of agent clients
     #[command(subcommand)]
     Install(InstallCommand),
-    /// Guard MCP servers: `axtary mcp wrap -- CMD...`
-    #[command(subcommand)]
-    Mcp(cmd::mcp::McpCommand),
     /// Store provider credentials that connectors use and agents never see
     #[command(subcommand)]
     Secrets(cmd::secrets::SecretsCommand),
@@ -177,6 +177,7 @@ fn main() -> ExitCode {
         Command::Normalize { format } => cmd::normalize::run(&home, format),
         Command::Decide { policy, format } => cmd::decide::run(&home, policy.as_deref(), format),
         Command::Run { dry_run, format } => cmd::run::run(&home, dry_run, format),
+        Command::Mcp(c) => cmd::mcp::run(&home, c),
         Command::Policy(PolicyCommand::Check { file, format }) => {
             cmd::policy::check(&home, file.as_deref(), format)
         }
@@ -207,7 +208,6 @@ fn main() -> ExitCode {
         Command::Ledger(c) => cmd::ledger::run(&home, &c),
         Command::Keys(c) => cmd::keys::run(&home, &c),
         Command::Secrets(c) => cmd::secrets::run(&home, c),
-        Command::Mcp(c) => cmd::mcp::run(&home, c),
         Command::Install(InstallCommand::Mcp(args)) => cmd::install_mcp::run(&home, args),
         Command::Pass(c) => cmd::pass::run(&home, &c),
     });

@@ -5,9 +5,8 @@
 //! (`server/discover`, 2026-07-28) protocol eras. The server logs every tool it runs to its own
 //! file, so "the server never saw it" is asserted on the server's side.
 //!
-//! Needs Python 3 with `mcp` 2.x. `AXTARY_TEST_PYTHON` names such an interpreter (CI sets it,
-//! see .ci/run); otherwise the test creates a venv in `target/pyenv-mcp` and installs it. If
-//! that fails the tests FAIL: they never skip.
+//! Needs Python 3 with `mcp` 2.x: `AXTARY_TEST_PYTHON` (CI sets it, see .ci/run), else a venv
+//! in `target/pyenv-mcp`. If neither works the tests FAIL: they never skip.
 
 mod common;
 
@@ -21,7 +20,6 @@ use std::time::{Duration, Instant};
 use common::{Home, code, stderr};
 use serde_json::{Value, json};
 
-const REQUIREMENT: &str = "mcp>=2.3,<3";
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The policy for server `calc`: arithmetic and `leak` are allowed, dropping tables is
@@ -42,66 +40,16 @@ rules:
     match: {connector: "mcp:calc", operation: refund}
 "#;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/mcp")
         .join(name)
 }
 
-fn imports_mcp(python: &Path) -> bool {
-    Command::new(python)
-        .args([
-            "-c",
-            "from mcp import Client; from mcp.server import MCPServer",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// A Python with the MCP SDK, installing it into a venv if needed.
+/// A Python with the MCP SDK (see `common::python`: never skips).
 fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        if let Some(p) = std::env::var_os("AXTARY_TEST_PYTHON").filter(|p| !p.is_empty()) {
-            let p = PathBuf::from(p);
-            assert!(
-                imports_mcp(&p),
-                "AXTARY_TEST_PYTHON=`{}` cannot import the MCP SDK; install `{REQUIREMENT}`",
-                p.display()
-            );
-            return p;
-        }
-        let venv = workspace().join("target/pyenv-mcp");
-        let python = venv.join("bin/python");
-        if imports_mcp(&python) {
-            return python;
-        }
-        let out = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .output()
-            .expect("python3 is needed for the MCP wrapper tests");
-        assert!(
-            out.status.success(),
-            "cannot create a venv at `{}`: {}\nhint: install python3-venv, or set AXTARY_TEST_PYTHON",
-            venv.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let out = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check", REQUIREMENT])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success() && imports_mcp(&python),
-            "cannot install `{REQUIREMENT}`: {}\nhint: set AXTARY_TEST_PYTHON to a Python that has it",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        python
-    })
+    PYTHON.get_or_init(common::python::mcp)
 }
 
 /// A home with the test policy, and the server's log file.

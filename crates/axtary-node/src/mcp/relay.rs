@@ -72,6 +72,9 @@ pub enum Verdict {
 pub struct RelayOptions {
     /// The server's name: calls go to connector `mcp:<server>`.
     pub server: String,
+    /// The agent every call is made as; `None`: the name the client reports (`clientInfo`),
+    /// else [`DEFAULT_AGENT`].
+    pub agent: Option<String>,
     /// Strict-JSON limits for a `tools/call` line (the node's `limits.max_payload_bytes`).
     pub limits: Limits,
     /// Longest line read whole. Longer client lines are dropped; longer server lines are
@@ -498,9 +501,12 @@ impl<G: Gate> Relay<G> {
 
     fn action_request(&self, call: &ToolCall) -> ActionRequest {
         let state = lock(&self.inner.state);
-        let agent = call
-            .client_name
+        let agent = self
+            .inner
+            .opts
+            .agent
             .as_deref()
+            .or(call.client_name.as_deref())
             .or(state.agent.as_deref())
             .filter(|a| valid_agent(a))
             .unwrap_or(DEFAULT_AGENT)

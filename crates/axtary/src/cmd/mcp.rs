@@ -1,4 +1,5 @@
-//! `axtary mcp wrap`: guard a third-party MCP server (see `axtary_node::mcp`).
+//! `axtary mcp serve|wrap`. `wrap` guards a third-party MCP server (see `axtary_node::mcp`);
+//! `serve` lives in `mcp_serve.rs`.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,13 @@ use crate::home::Home;
 
 #[derive(Subcommand)]
 pub enum McpCommand {
+    /// Serve the configured connectors as MCP tools on stdio; every call runs the whole
+    /// pipeline (policy, approvals, pass, ledger) and no token reaches the agent
+    Serve {
+        /// The agent name tool calls are made as (policy can match on it)
+        #[arg(long, default_value = "mcp")]
+        agent: String,
+    },
     /// Run a third-party MCP server (stdio) behind Axtary: every tools/call is decided and
     /// recorded before it reaches the server; denied calls come back as tool errors
     Wrap(WrapArgs),
@@ -33,6 +41,10 @@ pub struct WrapArgs {
     /// `axtary secrets` (never printed), `VAR=VALUE` sets it as given. Repeatable
     #[arg(long = "env", value_name = "VAR=secret:NAME")]
     pub env: Vec<String>,
+    /// The agent every call is made as [default: the name the client reports in `clientInfo`,
+    /// else `mcp-client`]
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
     /// Policy file [default: the one in $AXTARY_HOME]
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -43,6 +55,7 @@ pub struct WrapArgs {
 
 pub fn run(home: &Home, command: McpCommand) -> Result<Exit> {
     match command {
+        McpCommand::Serve { agent } => crate::cmd::mcp_serve::run(home, agent),
         McpCommand::Wrap(args) => wrap(home, args),
     }
 }
@@ -55,6 +68,11 @@ fn wrap(home: &Home, args: WrapArgs) -> Result<Exit> {
         Some(n) => n.clone(),
         None => default_name(program),
     };
+    if let Some(agent) = &args.agent
+        && (agent.is_empty() || agent.len() > 256 || agent.chars().any(char::is_control))
+    {
+        bail!("invalid agent name: use 1 to 256 characters, no control characters");
+    }
     if !valid_server_name(&name) {
         bail!(
             "invalid server name `{name}`: use 1 to 64 of A-Z a-z 0-9 _ . -\nhint: pass `--name NAME`"
@@ -122,7 +140,7 @@ fn wrap(home: &Home, args: WrapArgs) -> Result<Exit> {
                     failure.summary
                 ));
             }
-            let opts = relay_options(&name, node.limits(), scrubber);
+            let opts = relay_options(&name, args.agent.clone(), node.limits(), scrubber);
             let gate = Arc::new(NodeGate::new(Arc::clone(&node), log.clone()));
             let ended = serve(spec, gate, opts, &shown, &*log);
             if let Err(e) = node.close() {
@@ -136,7 +154,7 @@ fn wrap(home: &Home, args: WrapArgs) -> Result<Exit> {
                 "every tools/call is denied: {reason}\nhint: run `axtary init`"
             ));
             let limits = axtary_core::json::Limits::default();
-            let opts = relay_options(&name, limits, scrubber);
+            let opts = relay_options(&name, args.agent.clone(), limits, scrubber);
             serve(spec, Arc::new(Unavailable { reason }), opts, &shown, &*log)
         }
     }
@@ -144,11 +162,13 @@ fn wrap(home: &Home, args: WrapArgs) -> Result<Exit> {
 
 fn relay_options(
     name: &str,
+    agent: Option<String>,
     limits: axtary_core::json::Limits,
     scrubber: Scrubber,
 ) -> RelayOptions {
     RelayOptions {
         server: name.to_owned(),
+        agent,
         limits,
         max_line: MAX_LINE,
         scrubber,

@@ -7,6 +7,7 @@ pub mod install_mcp;
 pub mod keys;
 pub mod ledger;
 pub mod mcp;
+pub mod mcp_serve;
 pub mod normalize;
 pub mod pass;
 pub mod policy;

@@ -70,6 +70,10 @@ struct Harness {
 }
 
 fn harness_with(scrubber: Scrubber, max_line: usize) -> Harness {
+    harness_full(scrubber, max_line, None)
+}
+
+fn harness_full(scrubber: Scrubber, max_line: usize, agent: Option<&str>) -> Harness {
     let gate = Arc::new(FakeGate::default());
     let client = Shared::default();
     let log = Shared::default();
@@ -77,6 +81,7 @@ fn harness_with(scrubber: Scrubber, max_line: usize) -> Harness {
         Arc::clone(&gate),
         RelayOptions {
             server: "srv".into(),
+            agent: agent.map(str::to_owned),
             limits: Limits::default(),
             max_line,
             scrubber,
@@ -481,4 +486,15 @@ fn mutated_lines_never_smuggle_a_denied_call() {
         // The server side survives the same bytes.
         h.relay.pump_server(&line[..]);
     }
+}
+
+#[test]
+fn a_fixed_agent_overrides_what_the_client_reports() {
+    let h = harness_full(Scrubber::empty(), MAX_LINE, Some("ci-bot"));
+    h.client_sends(&format!(
+        "{}\n{}\n",
+        PASSTHROUGH[0],
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"a","_meta":{"io.modelcontextprotocol/clientInfo":{"name":"x"}}}}"#
+    ));
+    assert_eq!(lock(&h.gate.checked)[0].agent, "ci-bot");
 }
