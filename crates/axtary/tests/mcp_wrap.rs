@@ -382,6 +382,23 @@ fn a_modern_client_lists_calls_and_is_denied_through_the_wrapper() {
 }
 
 #[test]
+fn tools_the_policy_never_allows_can_be_hidden() {
+    let setup = Setup::new();
+    let mut client = Client::start(&setup, "auto", &["--hide-denied-tools"]);
+    // drop_table is denied by a rule without conditions; refund can be approved.
+    let tools = client.ask(&json!({"op": "list"}));
+    assert_eq!(tools["tools"], json!(["add", "leak", "refund"]));
+    let r = client.call("drop_table", json!({"table": "t"}));
+    assert_eq!(r["is_error"], true, "hidden tools are still guarded: {r}");
+    let err = client.finish();
+    assert!(
+        err.contains("hid 1 tool(s) the policy never allows for `mcp`: drop_table"),
+        "{err}"
+    );
+    assert_eq!(setup.server_events(), ["start"]);
+}
+
+#[test]
 fn a_call_needing_approval_runs_once_approved_in_the_same_session() {
     let setup = Setup::new();
     let mut client = Client::start(&setup, "legacy", &[]);

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use axtary_core::ActionRequest;
 use axtary_core::decision::LEDGER_UNAVAILABLE;
+use axtary_core::normalize::normalize;
 use axtary_core::policy::Effect;
 use serde_json::Value;
 
@@ -95,6 +96,18 @@ impl Gate for NodeGate {
                 reason: d.reason,
             },
         }
+    }
+
+    fn may_allow(&self, request: &ActionRequest) -> bool {
+        self.reload_if_changed();
+        let policy = self.node.policy();
+        // Without a policy every call is denied with the reason; keep the tools visible so the
+        // agent gets to read it.
+        let Ok(loaded) = &policy.loaded else {
+            return true;
+        };
+        normalize(request, self.node.normalize_options())
+            .is_ok_and(|action| loaded.policy.may_allow(&action))
     }
 
     fn record(&self, decision_seq: u64, succeeded: bool, detail: Value) {

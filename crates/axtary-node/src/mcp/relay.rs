@@ -50,6 +50,11 @@ pub trait Gate: Send + Sync + 'static {
     /// Records the outcome of an allowed call, naming the decision's ledger sequence number.
     /// Failures are the gate's to report.
     fn record(&self, decision_seq: u64, succeeded: bool, detail: Value);
+    /// Whether some arguments could make `request` (its `input` is ignored) allowed; a tool for
+    /// which this is false is hidden from `tools/list` with `hide_denied_tools`.
+    fn may_allow(&self, _request: &ActionRequest) -> bool {
+        true
+    }
 }
 
 /// What the gate decided about one call.
@@ -82,6 +87,8 @@ pub struct RelayOptions {
     pub max_line: usize,
     /// Values of the secrets injected into the server's environment, redacted from its output.
     pub scrubber: Scrubber,
+    /// Remove from `tools/list` answers the tools the policy can never allow.
+    pub hide_denied_tools: bool,
 }
 
 /// Default for [`RelayOptions::max_line`].
@@ -122,6 +129,9 @@ struct State {
     agent: Option<String>,
     /// `protocolVersion` from `initialize`.
     protocol_version: Option<String>,
+    /// `tools/list` requests waiting for their answer (with `hide_denied_tools`), by
+    /// [`message::id_key`], with the agent that asked.
+    lists: HashMap<String, String>,
 }
 
 struct Forwarded {
@@ -260,8 +270,8 @@ impl<G: Gate> Relay<G> {
                 Err(e) => return self.broken("reading from the server", &e),
             }
             let line = self.scrub(&buf);
-            self.observe_server_line(&line);
-            if let Err(e) = self.to_client(&line) {
+            let replaced = self.observe_server_line(&line);
+            if let Err(e) = self.to_client(replaced.as_deref().unwrap_or(&line)) {
                 return self.broken("writing to the client", &e);
             }
         }
@@ -327,6 +337,10 @@ impl<G: Gate> Relay<G> {
                 Some("tools/call") => self.tools_call(line, &env),
                 Some("initialize") => {
                     self.note_initialize(&env);
+                    Route::Forward
+                }
+                Some("tools/list") if self.inner.opts.hide_denied_tools => {
+                    self.note_tools_list(&env);
                     Route::Forward
                 }
                 _ => Route::Forward,
@@ -404,6 +418,38 @@ impl<G: Gate> Relay<G> {
         let mut state = lock(&self.inner.state);
         state.agent = params.client_info.and_then(|c| c.name);
         state.protocol_version = params.protocol_version;
+    }
+
+    fn note_tools_list(&self, env: &Envelope<'_>) {
+        let Some(key) = env.id.and_then(message::id_key) else {
+            return;
+        };
+        let client_name = env
+            .params
+            .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
+            .and_then(|p| {
+                p.get("_meta")?
+                    .get(META_CLIENT)?
+                    .get("name")?
+                    .as_str()
+                    .map(str::to_owned)
+            });
+        let mut state = lock(&self.inner.state);
+        let agent = self.agent(client_name.as_deref(), &state);
+        state.lists.insert(key, agent);
+    }
+
+    /// The agent a request is made as: `--agent`, else the client's name for itself.
+    fn agent(&self, client_name: Option<&str>, state: &State) -> String {
+        self.inner
+            .opts
+            .agent
+            .as_deref()
+            .or(client_name)
+            .or(state.agent.as_deref())
+            .filter(|a| valid_agent(a))
+            .unwrap_or(DEFAULT_AGENT)
+            .to_owned()
     }
 
     fn tools_call(&self, line: &[u8], env: &Envelope<'_>) -> Route {
@@ -501,16 +547,7 @@ impl<G: Gate> Relay<G> {
 
     fn action_request(&self, call: &ToolCall) -> ActionRequest {
         let state = lock(&self.inner.state);
-        let agent = self
-            .inner
-            .opts
-            .agent
-            .as_deref()
-            .or(call.client_name.as_deref())
-            .or(state.agent.as_deref())
-            .filter(|a| valid_agent(a))
-            .unwrap_or(DEFAULT_AGENT)
-            .to_owned();
+        let agent = self.agent(call.client_name.as_deref(), &state);
         let mut context = Map::new();
         context.insert("jsonrpc_id".into(), call.id.clone());
         if let Some(v) = call
@@ -547,18 +584,69 @@ impl<G: Gate> Relay<G> {
         scrubbed.into_bytes().into()
     }
 
-    fn observe_server_line(&self, line: &[u8]) {
-        if lock(&self.inner.state).pending.is_empty() {
-            return;
+    /// Records outcomes of answered calls; returns the line to send instead, if it changes
+    /// (a filtered `tools/list`).
+    fn observe_server_line(&self, line: &[u8]) -> Option<Vec<u8>> {
+        {
+            let state = lock(&self.inner.state);
+            if state.pending.is_empty() && state.lists.is_empty() {
+                return None;
+            }
         }
         match message::classify(line) {
-            Ok(Line::Single(env)) => self.observe_response(&env),
+            Ok(Line::Single(env)) => {
+                if env.method.is_none()
+                    && let Some(key) = env.id.and_then(message::id_key)
+                    && let Some(agent) = lock(&self.inner.state).lists.remove(&key)
+                {
+                    return self.filter_tools(line, &agent);
+                }
+                self.observe_response(&env);
+            }
             Ok(Line::Batch(items)) => items.iter().for_each(|e| self.observe_response(e)),
             Err(why) => self.log(&format!(
                 "forwarded a malformed line from the server ({} bytes): {why}",
                 line.len()
             )),
         }
+        None
+    }
+
+    /// A `tools/list` answer without the tools `agent` can never be allowed to call, when there
+    /// are any.
+    fn filter_tools(&self, line: &[u8], agent: &str) -> Option<Vec<u8>> {
+        let body = message::trim_line_end(line);
+        let mut v: Value = serde_json::from_slice(body).ok()?;
+        let tools = v.get_mut("result")?.get_mut("tools")?.as_array_mut()?;
+        let mut hidden = Vec::new();
+        tools.retain(|t| {
+            let Some(name) = t.get("name").and_then(Value::as_str) else {
+                return true;
+            };
+            let request = ActionRequest {
+                agent: agent.to_owned(),
+                connector: format!("mcp:{}", self.inner.opts.server),
+                operation: name.to_owned(),
+                input: Value::Object(Map::new()),
+                context: None,
+            };
+            let keep = self.inner.gate.may_allow(&request);
+            if !keep {
+                hidden.push(name.to_owned());
+            }
+            keep
+        });
+        if hidden.is_empty() {
+            return None;
+        }
+        self.log(&format!(
+            "hid {} tool(s) the policy never allows for `{agent}`: {}",
+            hidden.len(),
+            hidden.join(", ")
+        ));
+        let mut out = serde_json::to_vec(&v).ok()?;
+        out.extend_from_slice(&line[body.len()..]);
+        Some(out)
     }
 
     fn observe_response(&self, env: &Envelope<'_>) {

@@ -45,6 +45,10 @@ pub struct WrapArgs {
     /// else `mcp-client`]
     #[arg(long, value_name = "NAME")]
     pub agent: Option<String>,
+    /// Remove from `tools/list` the tools the policy never allows (no allow or approval rule
+    /// matches them, or a deny rule always does), so the agent does not try them
+    #[arg(long)]
+    pub hide_denied_tools: bool,
     /// Policy file [default: the one in $AXTARY_HOME]
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
@@ -140,7 +144,13 @@ fn wrap(home: &Home, args: WrapArgs) -> Result<Exit> {
                     failure.summary
                 ));
             }
-            let opts = relay_options(&name, args.agent.clone(), node.limits(), scrubber);
+            let opts = relay_options(
+                &name,
+                args.agent.clone(),
+                node.limits(),
+                scrubber,
+                args.hide_denied_tools,
+            );
             let gate = Arc::new(NodeGate::new(Arc::clone(&node), log.clone()));
             let ended = serve(spec, gate, opts, &shown, &*log);
             if let Err(e) = node.close() {
@@ -154,7 +164,13 @@ fn wrap(home: &Home, args: WrapArgs) -> Result<Exit> {
                 "every tools/call is denied: {reason}\nhint: run `axtary init`"
             ));
             let limits = axtary_core::json::Limits::default();
-            let opts = relay_options(&name, args.agent.clone(), limits, scrubber);
+            let opts = relay_options(
+                &name,
+                args.agent.clone(),
+                limits,
+                scrubber,
+                args.hide_denied_tools,
+            );
             serve(spec, Arc::new(Unavailable { reason }), opts, &shown, &*log)
         }
     }
@@ -165,6 +181,7 @@ fn relay_options(
     agent: Option<String>,
     limits: axtary_core::json::Limits,
     scrubber: Scrubber,
+    hide_denied_tools: bool,
 ) -> RelayOptions {
     RelayOptions {
         server: name.to_owned(),
@@ -172,6 +189,7 @@ fn relay_options(
         limits,
         max_line: MAX_LINE,
         scrubber,
+        hide_denied_tools,
     }
 }
 

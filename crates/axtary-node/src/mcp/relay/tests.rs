@@ -35,6 +35,10 @@ impl Gate for FakeGate {
     fn record(&self, decision_seq: u64, succeeded: bool, detail: Value) {
         lock(&self.recorded).push((decision_seq, succeeded, detail));
     }
+
+    fn may_allow(&self, request: &ActionRequest) -> bool {
+        !request.operation.starts_with("deny_")
+    }
 }
 
 #[derive(Clone, Default)]
@@ -74,6 +78,15 @@ fn harness_with(scrubber: Scrubber, max_line: usize) -> Harness {
 }
 
 fn harness_full(scrubber: Scrubber, max_line: usize, agent: Option<&str>) -> Harness {
+    harness_opts(scrubber, max_line, agent, false)
+}
+
+fn harness_opts(
+    scrubber: Scrubber,
+    max_line: usize,
+    agent: Option<&str>,
+    hide_denied_tools: bool,
+) -> Harness {
     let gate = Arc::new(FakeGate::default());
     let client = Shared::default();
     let log = Shared::default();
@@ -85,6 +98,7 @@ fn harness_full(scrubber: Scrubber, max_line: usize, agent: Option<&str>) -> Har
             limits: Limits::default(),
             max_line,
             scrubber,
+            hide_denied_tools,
         },
         Box::new(client.clone()),
         Box::new(log.clone()),
@@ -497,4 +511,38 @@ fn a_fixed_agent_overrides_what_the_client_reports() {
         r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"a","_meta":{"io.modelcontextprotocol/clientInfo":{"name":"x"}}}}"#
     ));
     assert_eq!(lock(&h.gate.checked)[0].agent, "ci-bot");
+}
+
+#[test]
+fn tools_the_policy_never_allows_can_be_hidden_from_tools_list() {
+    let list = r#"{"jsonrpc":"2.0","id":"l1","method":"tools/list"}"#;
+    let answer = r#"{"jsonrpc":"2.0","id":"l1","result":{"tools":[{"name":"add","inputSchema":{}},{"name":"deny_drop","inputSchema":{}}],"nextCursor":"c2"}}"#;
+    // Off by default: byte for byte.
+    let h = harness();
+    h.client_sends(&format!("{list}\n"));
+    h.server_sends(&format!("{answer}\n"));
+    assert_eq!(h.client.text(), format!("{answer}\n"));
+
+    let h = harness_opts(Scrubber::empty(), MAX_LINE, None, true);
+    assert_eq!(h.client_sends(&format!("{list}\n")), format!("{list}\n"));
+    // Another answer with the same id from a server request's reply is not touched; the
+    // tools/list answer is filtered, the rest of it kept.
+    h.server_sends(&format!("{answer}\r\n"));
+    let text = h.client.text();
+    assert!(text.ends_with("\r\n"));
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["id"], "l1");
+    assert_eq!(
+        v["result"]["tools"],
+        json!([{"name": "add", "inputSchema": {}}])
+    );
+    assert_eq!(v["result"]["nextCursor"], "c2");
+    assert!(
+        h.log
+            .text()
+            .contains("hid 1 tool(s) the policy never allows for `mcp-client`: deny_drop")
+    );
+    // Answered once: a later line with that id passes untouched.
+    h.server_sends(&format!("{answer}\n"));
+    assert!(h.client.text().ends_with(&format!("{answer}\n")));
 }
