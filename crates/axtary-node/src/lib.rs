@@ -7,6 +7,8 @@ pub mod home;
 pub mod hook;
 pub mod keys;
 pub mod ledger;
+pub mod mcp;
+pub mod mcp_server;
 pub mod passes;
 pub mod pipeline;
 pub mod policy_file;

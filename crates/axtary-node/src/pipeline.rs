@@ -533,6 +533,7 @@ impl Node {
             .map_err(|e| format!("cannot sign the pass: {e}"))?;
         let expected = Expected {
             audience: &ready.action.connector,
+            subject: Some(&ready.action.agent),
             action_hash: ready.action.hash(),
             now: now_ms() / 1000,
         };

@@ -60,6 +60,9 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
     },
+    /// MCP surfaces: Axtary's connectors as an MCP server, and guarding third-party servers
+    #[command(subcommand)]
+    Mcp(cmd::mcp::McpCommand),
     /// Check, test and explain policies
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -78,7 +81,7 @@ enum Command {
     /// Agent hooks, run by the agent's tooling on every tool call (not by people)
     #[command(subcommand)]
     Hook(HookCommand),
-    /// Route an agent's tool calls through Axtary
+    /// Route an agent's tool calls through Axtary: Claude Code's hook, MCP clients' servers
     #[command(subcommand)]
     Install(InstallCommand),
     /// Store provider credentials that connectors use and agents never see
@@ -104,6 +107,8 @@ enum InstallCommand {
     /// Add Axtary's hook to Claude Code's settings (project `.claude/settings.json` by
     /// default), keeping everything else in the file
     ClaudeCode(cmd::install::ClaudeCodeArgs),
+    /// Route an MCP client's server through `axtary mcp wrap` (keeps a backup of the config)
+    Mcp(cmd::install_mcp::InstallMcpArgs),
 }
 
 #[derive(Subcommand)]
@@ -202,6 +207,7 @@ fn main() -> ExitCode {
         Command::Normalize { format } => cmd::normalize::run(&home, format),
         Command::Decide { policy, format } => cmd::decide::run(&home, policy.as_deref(), format),
         Command::Run { dry_run, format } => cmd::run::run(&home, dry_run, format),
+        Command::Mcp(c) => cmd::mcp::run(&home, c),
         Command::Policy(PolicyCommand::Check { file, format }) => {
             cmd::policy::check(&home, file.as_deref(), format)
         }
@@ -240,6 +246,7 @@ fn main() -> ExitCode {
             Some(home.root().to_path_buf()),
             timeout_ms,
         )),
+        Command::Install(InstallCommand::Mcp(args)) => cmd::install_mcp::run(&home, args),
         Command::Pass(c) => cmd::pass::run(&home, &c),
     });
     match result {

@@ -296,6 +296,14 @@ impl Policy {
         self.matcher.evaluate(action)
     }
 
+    /// Whether any payload could be allowed for `action`'s connector, operation, resource and
+    /// agent (its payload and facts are not looked at). `false` means denied whatever the
+    /// payload; `true` is only an upper bound (a rule's `when` or a built-in may still deny).
+    /// Used to hide tools an agent can never use.
+    pub fn may_allow(&self, action: &Action) -> bool {
+        self.matcher.may_allow(action)
+    }
+
     /// Decides on one action and says, for every rule, why it matched or not.
     pub fn explain(&self, action: &Action) -> Explanation {
         let mut rules = self.builtins.explain(action);

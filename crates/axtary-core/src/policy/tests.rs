@@ -1788,3 +1788,39 @@ fn docs_list_every_operator_and_builtin() {
         assert!(DOC.contains(id), "docs/policy.md misses {id}");
     }
 }
+
+#[test]
+fn may_allow_is_false_only_when_no_payload_could_be_allowed() {
+    let p = load(
+        r#"version: 1
+rules:
+  - id: calc-tools
+    effect: allow
+    match: {connector: "mcp:calc", operation: [add, "get_*"], agent: [claude-code]}
+  - id: refunds-ask
+    effect: require_approval
+    match: {connector: "mcp:calc", operation: refund}
+  - id: no-drop
+    effect: deny
+    match: {connector: "mcp:calc", operation: [drop_table, add]}
+    when: {fact: {tool: drop_table}}
+  - id: never-admin
+    effect: deny
+    match: {connector: "mcp:*", operation: "get_admin*"}
+"#,
+    );
+    let may = |op: &str, agent: &str| {
+        p.may_allow(&act(json!({"connector": "mcp:calc", "operation": op,
+                                "resource": "mcp:calc", "agent": agent})))
+    };
+    assert!(may("add", "claude-code"));
+    assert!(!may("add", "other-agent"), "no rule matches another agent");
+    assert!(may("refund", "anyone"), "an approval can allow it");
+    assert!(!may("drop_table", "claude-code"), "nothing allows it");
+    assert!(may("get_issue", "claude-code"));
+    assert!(
+        !may("get_admin_token", "claude-code"),
+        "an unconditional deny"
+    );
+    assert!(!may("delete", "claude-code"), "default deny");
+}

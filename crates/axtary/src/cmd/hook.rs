@@ -22,6 +22,9 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 5000;
 /// Longest watchdog accepted: it must fire before Claude Code's own timeout, which fails open.
 pub const MAX_TIMEOUT_MS: u64 = 20_000;
 
+/// The one exit code Claude Code treats as "block" (the same as [`Exit::Deny`]).
+const BLOCK_CODE: i32 = 2;
+
 /// Runs the hook. Never returns an error: every failure is a deny (exit 2).
 pub fn claude_code(home: Option<PathBuf>, timeout_ms: u64) -> Exit {
     guard_process(timeout_ms);
@@ -93,7 +96,7 @@ fn guard_process(timeout_ms: u64) {
         say(&format!(
             "Axtary denied this tool call: internal error: {info}"
         ));
-        std::process::exit(Exit::Deny as i32);
+        std::process::exit(BLOCK_CODE);
     }));
     let spawned = std::thread::Builder::new()
         .name("axtary-hook-watchdog".into())
@@ -102,12 +105,24 @@ fn guard_process(timeout_ms: u64) {
             say(&format!(
                 "Axtary denied this tool call: no decision within {timeout_ms} ms (the ledger may be locked by another process)"
             ));
-            std::process::exit(Exit::Deny as i32);
+            std::process::exit(BLOCK_CODE);
         });
     if let Err(e) = spawned {
         say(&format!(
             "Axtary denied this tool call: cannot start the hook's watchdog: {e}"
         ));
-        std::process::exit(Exit::Deny as i32);
+        std::process::exit(BLOCK_CODE);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::ExitCode;
+
+    use super::*;
+
+    #[test]
+    fn the_block_code_is_the_deny_exit() {
+        assert_eq!(ExitCode::from(Exit::Deny), ExitCode::from(BLOCK_CODE as u8));
     }
 }
