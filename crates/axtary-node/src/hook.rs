@@ -27,7 +27,7 @@ use axtary_core::{ActionHash, ActionRequest, Fact};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Map, Value, json};
 
-use crate::pipeline::Node;
+use crate::pipeline::{Effected, Node};
 use crate::record;
 
 /// The surface name recorded with every decision from the hook.
@@ -371,7 +371,14 @@ fn post_tool_use(node: &Node, hook: &HookInput, strict: bool) -> Answer {
         None => None,
     };
     let recorded = match decision_seq {
-        Some(seq) => node.record_outcome(seq, !failed, Value::Object(detail)),
+        Some(seq) => {
+            let outcome = if failed {
+                Effected::Failed
+            } else {
+                Effected::Succeeded
+            };
+            node.record_outcome(seq, outcome, Value::Object(detail))
+        }
         None => {
             // The call ran with no decision of ours on record: the hook was not installed
             // when it was decided, or Claude Code timed the hook out and ran the call anyway.

@@ -117,6 +117,17 @@ pub enum RunStatus {
     PendingApproval,
 }
 
+/// What became of an action that ran outside Axtary, for [`Node::record_outcome`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effected {
+    /// It ran and reported success.
+    Succeeded,
+    /// It ran and reported an error, or did not run.
+    Failed,
+    /// No answer came (the tool's process died, the session ended): it may have taken effect.
+    Unknown,
+}
+
 /// The result of [`Node::run`]. Everything in it has been scrubbed of secrets.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunResult {
@@ -358,7 +369,7 @@ impl Node {
     pub fn record_outcome(
         &self,
         decision_seq: u64,
-        succeeded: bool,
+        outcome: Effected,
         detail: Value,
     ) -> Result<u64, LedgerError> {
         let mut body = Map::new();
@@ -368,10 +379,10 @@ impl Node {
                 body.entry(k).or_insert(v);
             }
         }
-        let kind = if succeeded {
-            EntryKind::Executed
-        } else {
-            EntryKind::Failed
+        let kind = match outcome {
+            Effected::Succeeded => EntryKind::Executed,
+            Effected::Failed => EntryKind::Failed,
+            Effected::Unknown => EntryKind::OutcomeUnknown,
         };
         Ok(self.ledger.append(kind, Value::Object(body))?.seq)
     }
@@ -446,7 +457,7 @@ impl Node {
             if let Some(seq) = seq {
                 let _ = self.record_outcome(
                     seq,
-                    false,
+                    Effected::Failed,
                     json!({"error": why, "provider_reached": false}),
                 );
             }

@@ -599,9 +599,10 @@ fn a_crashing_server_ends_the_wrapper_and_its_call_is_recorded_as_unknown() {
         wrapper.stderr()
     );
     let ledger = setup.ledger();
-    let failed = entries(&ledger, "failed");
-    assert_eq!(failed.len(), 1, "{ledger:?}");
-    assert_eq!(failed[0]["body"]["outcome"], "unknown");
+    assert!(entries(&ledger, "failed").is_empty(), "{ledger:?}");
+    let unknown = entries(&ledger, "outcome_unknown");
+    assert_eq!(unknown.len(), 1, "{ledger:?}");
+    assert_eq!(unknown[0]["body"]["outcome"], "unknown");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use axtary_core::policy::Effect;
 use serde_json::Value;
 
 use super::relay::{Gate, Verdict};
-use crate::pipeline::Node;
+use crate::pipeline::{Effected, Node};
 
 /// Surface name recorded with every decision the wrapper asks for.
 pub const SURFACE: &str = "mcp-wrap";
@@ -111,7 +111,13 @@ impl Gate for NodeGate {
     }
 
     fn record(&self, decision_seq: u64, succeeded: bool, detail: Value) {
-        if let Err(e) = self.node.record_outcome(decision_seq, succeeded, detail) {
+        // The relay marks a call that never got an answer with `outcome: "unknown"`.
+        let outcome = match (succeeded, detail.get("outcome").and_then(Value::as_str)) {
+            (true, _) => Effected::Succeeded,
+            (false, Some("unknown")) => Effected::Unknown,
+            (false, _) => Effected::Failed,
+        };
+        if let Err(e) = self.node.record_outcome(decision_seq, outcome, detail) {
             (self.log)(&format!(
                 "cannot record the outcome of decision {decision_seq}: {e}"
             ));
