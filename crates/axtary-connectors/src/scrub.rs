@@ -56,6 +56,11 @@ impl Scrubber {
         }
     }
 
+    /// Whether there is nothing to redact.
+    pub fn is_empty(&self) -> bool {
+        self.needles.is_empty()
+    }
+
     /// `s` with every known secret replaced.
     pub fn scrub(&self, s: &str) -> String {
         let mut out = s.to_owned();

@@ -99,6 +99,7 @@ fn pr_with_20_paths() -> Action {
 fn benches(c: &mut Criterion) {
     let env = PolicyEnv {
         axtary_home: Some("/home/dev/.axtary".into()),
+        ..Default::default()
     };
     let policy = Policy::load(POLICY, &env)
         .expect("bench policy loads")

@@ -90,10 +90,14 @@ pub enum Family {
     Fs,
     Shell,
     Mcp,
+    /// Claude Code's WebFetch and WebSearch.
+    Web,
+    /// Claude Code tools with no normalizer of their own: `claude-code:<tool>`.
+    ClaudeCode,
 }
 
 impl Family {
-    pub const ALL: [Family; 8] = [
+    pub const ALL: [Family; 10] = [
         Family::Github,
         Family::Slack,
         Family::Linear,
@@ -102,9 +106,12 @@ impl Family {
         Family::Fs,
         Family::Shell,
         Family::Mcp,
+        Family::Web,
+        Family::ClaudeCode,
     ];
 
-    /// The family a connector name belongs to, if any (`mcp:<server>` is the MCP family).
+    /// The family a connector name belongs to, if any (`mcp:<server>` is the MCP family,
+    /// `claude-code:<tool>` the family of Claude Code tools without a normalizer of their own).
     pub fn of(connector: &str) -> Option<Family> {
         Some(match connector {
             "github" => Family::Github,
@@ -114,7 +121,14 @@ impl Family {
             "http" => Family::Http,
             "fs" => Family::Fs,
             "shell" => Family::Shell,
+            "web" => Family::Web,
             c if c.strip_prefix("mcp:").is_some_and(is_server_name) => Family::Mcp,
+            c if c
+                .strip_prefix(CLAUDE_CODE_PREFIX)
+                .is_some_and(is_server_name) =>
+            {
+                Family::ClaudeCode
+            }
             _ => return None,
         })
     }
@@ -129,9 +143,14 @@ impl Family {
             Family::Fs => "fs",
             Family::Shell => "shell",
             Family::Mcp => "mcp",
+            Family::Web => "web",
+            Family::ClaudeCode => "claude-code",
         }
     }
 }
+
+/// Connector prefix of Claude Code tools that have no normalizer of their own.
+pub const CLAUDE_CODE_PREFIX: &str = "claude-code:";
 
 /// Names of MCP servers (and other user-chosen names): 1 to 64 of `[A-Za-z0-9_.-]`.
 pub fn is_server_name(s: &str) -> bool {
@@ -173,13 +192,13 @@ pub static FACTS: &[FactDef] = &[
     FactDef {
         name: "paths",
         kind: List,
-        families: &[Github, Fs, Shell],
-        doc: "every path touched: repo-relative for github; project-relative (or absolute outside the project) for fs and shell",
+        families: &[Github, Fs, Shell, ClaudeCode],
+        doc: "every path touched: repo-relative for github; project-relative (or absolute outside the project) for fs, shell and claude-code tools",
     },
     FactDef {
         name: "abs_paths",
         kind: List,
-        families: &[Fs, Shell],
+        families: &[Fs, Shell, ClaudeCode],
         doc: "every path touched, absolute and lexically normalized",
     },
     // github
@@ -390,13 +409,31 @@ pub static FACTS: &[FactDef] = &[
         name: "op",
         kind: Str,
         families: &[Fs],
-        doc: "read | write",
+        doc: "read | write (`read`, `glob` and `search` read; `write` and `edit` write)",
     },
     FactDef {
         name: "in_project",
         kind: Bool,
+        families: &[Fs, ClaudeCode],
+        doc: "every path is inside the working directory (claude-code tools: only when they name a path)",
+    },
+    FactDef {
+        name: "recursive",
+        kind: Bool,
         families: &[Fs],
-        doc: "the path is inside the working directory",
+        doc: "the operation may reach any file below its path (`glob` and `search`)",
+    },
+    FactDef {
+        name: "pattern",
+        kind: Str,
+        families: &[Fs],
+        doc: "`glob`: the file name pattern; `search`: the regular expression searched for",
+    },
+    FactDef {
+        name: "options",
+        kind: List,
+        families: &[Fs, Shell, Web],
+        doc: "names of the tool options passed along (Claude Code tool fields beyond the ones mapped, such as `timeout` or `dangerouslyDisableSandbox`), sorted",
     },
     // shell
     FactDef {
@@ -468,7 +505,7 @@ pub static FACTS: &[FactDef] = &[
     FactDef {
         name: "cwd",
         kind: Str,
-        families: &[Shell, Fs],
+        families: &[Shell, Fs, ClaudeCode],
         doc: "working directory, absolute",
     },
     // mcp
@@ -481,8 +518,33 @@ pub static FACTS: &[FactDef] = &[
     FactDef {
         name: "tool",
         kind: Str,
-        families: &[Mcp],
-        doc: "MCP tool name",
+        families: &[Mcp, ClaudeCode],
+        doc: "MCP tool name; Claude Code tool name for `claude-code:<tool>`",
+    },
+    // web
+    FactDef {
+        name: "url",
+        kind: Str,
+        families: &[Web],
+        doc: "`fetch`: the URL as given",
+    },
+    FactDef {
+        name: "host",
+        kind: Str,
+        families: &[Web],
+        doc: "`fetch`: the URL's host, lower-cased, without port or trailing dot",
+    },
+    FactDef {
+        name: "scheme",
+        kind: Str,
+        families: &[Web],
+        doc: "`fetch`: http | https",
+    },
+    FactDef {
+        name: "domains",
+        kind: List,
+        families: &[Web],
+        doc: "`search`: the `allowed_domains` the search is limited to (empty: any)",
     },
 ];
 
@@ -556,5 +618,9 @@ mod tests {
         assert_eq!(Family::of("mcp:"), None);
         assert_eq!(Family::of("mcp:a/b"), None);
         assert_eq!(Family::of("ftp"), None);
+        assert_eq!(Family::of("web"), Some(Family::Web));
+        assert_eq!(Family::of("claude-code:Task"), Some(Family::ClaudeCode));
+        assert_eq!(Family::of("claude-code:"), None);
+        assert_eq!(Family::of("claude-code:a b"), None);
     }
 }

@@ -127,28 +127,44 @@ pub struct EntryHead {
 /// end with exactly `,"kind":"K","prev":"H","seq":N,"ts":N,"v":1}`; a string inside the body
 /// cannot contain an unescaped `"`, so the structural quotes found from the end are unambiguous.
 pub fn read_head(bytes: &[u8]) -> Option<EntryHead> {
-    let s = std::str::from_utf8(bytes).ok()?;
-    let s = s.strip_prefix("{\"body\":")?;
-    let s = s.strip_suffix(",\"v\":1}")?;
-    let (s, ts) = s.rsplit_once(",\"ts\":")?;
-    let (s, seq) = s.rsplit_once(",\"seq\":")?;
-    let (s, prev) = s.rsplit_once(",\"prev\":\"")?;
-    let prev = prev.strip_suffix('"')?;
-    let (body, kind) = s.rsplit_once(",\"kind\":\"")?;
-    let kind = kind.strip_suffix('"')?;
-    if body.is_empty() || !is_canonical_int(seq) || !is_canonical_int(ts.trim_start_matches('-')) {
+    // Bytes, not `str`: this runs once per entry in `ledger verify`, and validating the whole
+    // body as UTF-8 there would cost more than the rest of the head together. The body is
+    // bound by the hash either way; `--deep` checks it is canonical JSON.
+    let b = bytes.strip_prefix(b"{\"body\":")?;
+    let b = b.strip_suffix(b",\"v\":1}")?;
+    let (b, ts) = split_number(b, b",\"ts\":", true)?;
+    let (b, seq) = split_number(b, b",\"seq\":", false)?;
+    let b = b.strip_suffix(b"\"")?;
+    let (b, prev) = b.split_at_checked(b.len().checked_sub(64)?)?;
+    let b = b.strip_suffix(b",\"prev\":\"")?.strip_suffix(b"\"")?;
+    let kind_start = b.iter().rposition(|&c| c == b'"')? + 1;
+    let (b, kind) = b.split_at(kind_start);
+    let body = b.strip_suffix(b",\"kind\":\"")?;
+    if body.is_empty() {
         return None;
     }
     Some(EntryHead {
-        seq: seq.parse().ok()?,
-        ts_ms: ts.parse().ok()?,
-        kind: EntryKind::parse(kind)?,
-        prev: parse_hex(prev)?,
+        seq: std::str::from_utf8(seq).ok()?.parse().ok()?,
+        ts_ms: std::str::from_utf8(ts).ok()?.parse().ok()?,
+        kind: EntryKind::parse(std::str::from_utf8(kind).ok()?)?,
+        prev: parse_hex(std::str::from_utf8(prev).ok()?)?,
     })
 }
 
-fn is_canonical_int(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'))
+/// Splits `<rest><marker><integer>` into `rest` and the integer's bytes, which must be
+/// canonical (no leading zero, no `+`; a `-` only if `signed`).
+fn split_number<'a>(b: &'a [u8], marker: &[u8], signed: bool) -> Option<(&'a [u8], &'a [u8])> {
+    let start = b.iter().rposition(|c| !c.is_ascii_digit())? + 1;
+    let (rest, digits) = b.split_at(start);
+    let (rest, number) = match rest.strip_suffix(b"-") {
+        Some(r) if signed => (r, &b[start - 1..]),
+        _ => (rest, digits),
+    };
+    let canonical = !digits.is_empty() && (digits == b"0" || digits[0] != b'0');
+    if !canonical || number == b"-0" {
+        return None;
+    }
+    Some((rest.strip_suffix(marker)?, number))
 }
 
 /// A decoded entry, for display and export.
@@ -402,6 +418,45 @@ mod tests {
             root: tree.root(),
         }
         .sign(key)
+    }
+
+    #[test]
+    fn heads_are_read_strictly_from_the_end() {
+        let prev = "ab".repeat(32);
+        let entry = |tail: &str| format!("{{\"body\":{{\"x\":\"\\\",\\\"kind\\\":\"}}{tail}");
+        let good = entry(&format!(
+            ",\"kind\":\"executed\",\"prev\":\"{prev}\",\"seq\":12,\"ts\":-5,\"v\":1}}"
+        ));
+        let head = read_head(good.as_bytes()).unwrap();
+        assert_eq!(
+            (head.seq, head.ts_ms, head.kind),
+            (12, -5, EntryKind::Executed)
+        );
+        for bad in [
+            format!(",\"kind\":\"executed\",\"prev\":\"{prev}\",\"seq\":012,\"ts\":5,\"v\":1}}"),
+            format!(",\"kind\":\"executed\",\"prev\":\"{prev}\",\"seq\":-1,\"ts\":5,\"v\":1}}"),
+            format!(",\"kind\":\"executed\",\"prev\":\"{prev}\",\"seq\":1,\"ts\":-0,\"v\":1}}"),
+            format!(",\"kind\":\"executed\",\"prev\":\"{prev}\",\"seq\":,\"ts\":5,\"v\":1}}"),
+            format!(",\"kind\":\"nope\",\"prev\":\"{prev}\",\"seq\":1,\"ts\":5,\"v\":1}}"),
+            format!(
+                ",\"kind\":\"executed\",\"prev\":\"{}\",\"seq\":1,\"ts\":5,\"v\":1}}",
+                "AB".repeat(32)
+            ),
+            format!(
+                ",\"kind\":\"executed\",\"prev\":\"{}\",\"seq\":1,\"ts\":5,\"v\":1}}",
+                "ab".repeat(31)
+            ),
+            format!(",\"kind\":\"executed\",\"prev\":\"{prev}\",\"seq\":1,\"ts\":5,\"v\":2}}"),
+            format!("\"kind\":\"executed\",\"prev\":\"{prev}\",\"seq\":1,\"ts\":5,\"v\":1}}"),
+        ] {
+            assert!(read_head(entry(&bad).as_bytes()).is_none(), "{bad}");
+        }
+        let bodyless = format!(
+            "{{\"body\":,\"kind\":\"executed\",\"prev\":\"{prev}\",\"seq\":1,\"ts\":5,\"v\":1}}"
+        );
+        assert!(read_head(bodyless.as_bytes()).is_none());
+        assert!(read_head(b"").is_none());
+        assert!(read_head(b"{\"body\":").is_none());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod checkpoint;
+pub mod claude_code;
 pub mod decision;
 pub mod export;
 pub mod facts;

@@ -170,6 +170,8 @@ pub enum PassError {
     Signature,
     #[error("pass is for connector `{got}`, not `{expected}`")]
     Audience { expected: String, got: String },
+    #[error("pass was issued to agent `{got}`, not `{expected}`")]
+    Subject { expected: String, got: String },
     #[error("pass authorizes action {authorized}, but the action about to run is {actual}")]
     ActionHash {
         authorized: ActionHash,
@@ -208,6 +210,9 @@ impl JtiStore for MemoryJtiStore {
 pub struct Expected<'a> {
     /// The connector about to execute.
     pub audience: &'a str,
+    /// The agent the action is run for (`sub`), when the verifier knows it. The action hash
+    /// does not cover the agent, so a verifier that knows it should check it.
+    pub subject: Option<&'a str>,
     /// The hash recomputed from the payload about to be sent.
     pub action_hash: ActionHash,
     /// Seconds since the Unix epoch.
@@ -352,6 +357,14 @@ pub fn verify(
             got: claims.aud,
         });
     }
+    if let Some(subject) = expected.subject
+        && claims.sub != subject
+    {
+        return Err(PassError::Subject {
+            expected: subject.to_owned(),
+            got: claims.sub,
+        });
+    }
     if claims.ah != expected.action_hash {
         return Err(PassError::ActionHash {
             authorized: claims.ah,
@@ -411,6 +424,7 @@ mod tests {
     fn expected() -> Expected<'static> {
         Expected {
             audience: "slack",
+            subject: None,
             action_hash: ActionHash::of_bytes(b"action"),
             now: NOW + 1,
         }
@@ -461,7 +475,20 @@ mod tests {
             check(&token, &wrong, &mut store),
             Err(PassError::Audience { .. })
         ));
-        check(&token, &expected(), &mut store).unwrap();
+        let other_agent = Expected {
+            subject: Some("someone-else"),
+            ..expected()
+        };
+        assert!(matches!(
+            check(&token, &other_agent, &mut store),
+            Err(PassError::Subject { .. })
+        ));
+        let sub = claims(&k).sub;
+        let same_agent = Expected {
+            subject: Some(&sub),
+            ..expected()
+        };
+        check(&token, &same_agent, &mut store).unwrap();
     }
 
     #[test]
@@ -479,6 +506,7 @@ mod tests {
             (
                 Expected {
                     audience: "github",
+                    subject: None,
                     ..expected()
                 },
                 "not `github`",

@@ -71,6 +71,7 @@ fn load_policy(name: &str) -> Policy {
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let env = PolicyEnv {
         axtary_home: Some("/home/dev/.axtary".into()),
+        ..Default::default()
     };
     match Policy::load(&source, &env) {
         Ok(loaded) => loaded.policy,

@@ -257,6 +257,7 @@ fn passes(c: &mut Criterion) {
     let keys = [key.verifying_key()];
     let expected = Expected {
         audience: "slack",
+        subject: None,
         action_hash: action.hash(),
         now: NOW + 1,
     };

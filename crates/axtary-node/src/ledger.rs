@@ -171,6 +171,9 @@ CREATE INDEX IF NOT EXISTS passes_open ON passes (outcome_seq) WHERE outcome_seq
 CREATE TABLE IF NOT EXISTS used_jti (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL) STRICT;
 ";
 
+/// WAL pages after which a one-shot process checkpoints (SQLite's default is 1000).
+const ONE_SHOT_WAL_PAGES: i64 = 128;
+
 /// Opens a connection with the settings every ledger connection uses.
 pub fn connect(path: &Path) -> Result<Connection, LedgerError> {
     let conn = Connection::open(path)?;
@@ -183,6 +186,15 @@ pub fn connect(path: &Path) -> Result<Connection, LedgerError> {
     // write(2) calls per page per group (most of the writer's system time under load). The
     // journal only matters until the transaction ends, so memory is enough.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Closing the last connection would checkpoint the WAL into the database and delete it:
+    // two more fsyncs, and the next process recreates the WAL (two more). One-shot processes
+    // (the Claude Code hook runs once per tool call) would pay that every time. The WAL is
+    // checkpointed as it grows instead (`wal_autocheckpoint`); durability is unchanged, since
+    // every commit is fsync'd in the WAL (synchronous=FULL).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )?;
     Ok(conn)
 }
 
@@ -258,6 +270,13 @@ impl Ledger {
         options: LedgerOptions,
     ) -> Result<Ledger, LedgerError> {
         let conn = connect(path)?;
+        if !options.checkpoint_on_close {
+            // A one-shot process (the hook, the CLI) opens the ledger as its first connection,
+            // and SQLite then rebuilds the WAL index by reading the whole WAL: keep the WAL
+            // small for those (each checkpoint costs the committing process one more fsync,
+            // every few dozen invocations). The daemon keeps SQLite's default.
+            conn.pragma_update(None, "wal_autocheckpoint", ONE_SHOT_WAL_PAGES)?;
+        }
         conn.execute_batch(SCHEMA)?;
         let stored: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'origin'", [], |r| {
@@ -768,6 +787,7 @@ pub const PROGRESS_EVERY: u64 = 65_536;
 /// Read access to a ledger file (also while another process writes it).
 pub struct Reader {
     conn: Connection,
+    path: PathBuf,
 }
 
 /// One stored entry.
@@ -796,7 +816,10 @@ impl Reader {
         }
         let conn = connect(path)?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Reader { conn })
+        Ok(Reader {
+            conn,
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn origin(&self) -> Result<Option<String>, LedgerError> {
@@ -874,8 +897,11 @@ impl Reader {
         deep: bool,
     ) -> Result<Result<Verified, VerifyError>, LedgerError> {
         let origin = self.origin()?.unwrap_or_default();
+        // Checkpoints first: each covers entries committed before it, so the entries read
+        // next include them even while a writer appends.
+        let checkpoints = self.checkpoints()?;
         Ok(match self.verify_entries(deep, |_| {})? {
-            Ok(verifier) => verifier.finish(&origin, &self.checkpoints()?, pinned, keys),
+            Ok(verifier) => verifier.finish(&origin, &checkpoints, pinned, keys),
             Err(e) => Err(e),
         })
     }
@@ -889,33 +915,93 @@ impl Reader {
         deep: bool,
         mut progress: impl FnMut(u64),
     ) -> Result<Result<Verifier, VerifyError>, LedgerError> {
+        // A second connection decodes rows on its own thread while this one hashes, so
+        // SQLite and SHA-256 run on two cores.
+        let conn = connect(&self.path)?;
+        let (tx, rx) = mpsc::sync_channel::<Result<Chunk, LedgerError>>(4);
+        let rows = std::thread::Builder::new()
+            .name("axtary-verify-read".into())
+            .spawn(move || read_chunks(&conn, &tx))
+            .map_err(|e| LedgerError::Storage(format!("cannot start a reader thread: {e}")))?;
         let mut verifier = Verifier::new(deep);
-        // Rows are read by reference (no copy per entry): this loop is the hot path of
-        // `axtary ledger verify`.
-        let mut stmt = self
-            .conn
-            .prepare("SELECT bytes, hash FROM entries ORDER BY seq")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let bytes = r
-                .get_ref(0)?
-                .as_blob()
-                .map_err(|e| LedgerError::Storage(e.to_string()))?;
-            let stored: Hash = r
-                .get_ref(1)?
-                .as_blob()
-                .ok()
-                .and_then(|h| h.try_into().ok())
-                .unwrap_or([0xff; 32]);
-            // Stop at the first failure: the error names it, and nothing after it matters.
-            if let Err(err) = verifier.push(bytes, Some(&stored)) {
-                return Ok(Err(err));
-            }
-            if verifier.size().is_multiple_of(PROGRESS_EVERY) {
-                progress(verifier.size());
+        let mut failed = None;
+        'chunks: for chunk in rx.iter() {
+            let chunk = chunk?;
+            let mut start = 0;
+            for (end, stored) in chunk.ends.iter().zip(&chunk.hashes) {
+                let bytes = chunk.bytes.get(start..*end).unwrap_or_default();
+                start = *end;
+                // Stop at the first failure: the error names it, and nothing after it matters.
+                if let Err(err) = verifier.push(bytes, Some(stored)) {
+                    failed = Some(err);
+                    break 'chunks;
+                }
+                if verifier.size().is_multiple_of(PROGRESS_EVERY) {
+                    progress(verifier.size());
+                }
             }
         }
-        Ok(Ok(verifier))
+        // Dropping the receiver stops the reader at its next chunk.
+        drop(rx);
+        let _ = rows.join();
+        Ok(match failed {
+            Some(err) => Err(err),
+            None => Ok(verifier),
+        })
+    }
+}
+
+/// Stored entries, packed: entry `i` is `bytes[ends[i-1]..ends[i]]`.
+struct Chunk {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    hashes: Vec<Hash>,
+}
+
+const CHUNK_ENTRIES: usize = 2048;
+
+/// Streams every entry in order, in chunks, until done or the receiver hangs up.
+fn read_chunks(conn: &Connection, tx: &SyncSender<Result<Chunk, LedgerError>>) {
+    let result = (|| -> Result<(), LedgerError> {
+        let mut stmt = conn.prepare("SELECT bytes, hash FROM entries ORDER BY seq")?;
+        let mut rows = stmt.query([])?;
+        loop {
+            let mut chunk = Chunk {
+                bytes: Vec::with_capacity(CHUNK_ENTRIES * 640),
+                ends: Vec::with_capacity(CHUNK_ENTRIES),
+                hashes: Vec::with_capacity(CHUNK_ENTRIES),
+            };
+            let mut done = true;
+            while let Some(r) = rows.next()? {
+                let bytes = r
+                    .get_ref(0)?
+                    .as_blob()
+                    .map_err(|e| LedgerError::Storage(e.to_string()))?;
+                chunk.bytes.extend_from_slice(bytes);
+                chunk.ends.push(chunk.bytes.len());
+                // A malformed stored hash never matches a recomputed one.
+                chunk.hashes.push(
+                    r.get_ref(1)?
+                        .as_blob()
+                        .ok()
+                        .and_then(|h| h.try_into().ok())
+                        .unwrap_or([0xff; 32]),
+                );
+                if chunk.ends.len() == CHUNK_ENTRIES {
+                    done = false;
+                    break;
+                }
+            }
+            if !chunk.ends.is_empty() && tx.send(Ok(chunk)).is_err() {
+                return Ok(());
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    })();
+    if let Err(e) = result {
+        let _ = tx.send(Err(e));
     }
 }
 

@@ -179,6 +179,7 @@ mod tests {
         assert_eq!(claims.exp - claims.iat, DEFAULT_LIFETIME_SECS);
         let expected = Expected {
             audience: "slack",
+            subject: None,
             action_hash: action.hash(),
             now,
         };

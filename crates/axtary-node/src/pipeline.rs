@@ -117,6 +117,17 @@ pub enum RunStatus {
     PendingApproval,
 }
 
+/// What became of an action that ran outside Axtary, for [`Node::record_outcome`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effected {
+    /// It ran and reported success.
+    Succeeded,
+    /// It ran and reported an error, or did not run.
+    Failed,
+    /// No answer came (the tool's process died, the session ended): it may have taken effect.
+    Unknown,
+}
+
 /// The result of [`Node::run`]. Everything in it has been scrubbed of secrets.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunResult {
@@ -380,6 +391,19 @@ impl Node {
         self.record_decision(decided, surface)
     }
 
+    /// [`Node::decide_request`] for a surface that can ask its user itself (the Claude Code
+    /// hook): a `require_approval` decision whose rule says `approval_mode: ask` is recorded
+    /// and returned as is, for the surface to ask, instead of opening an approval request
+    /// nobody would answer. Every other decision goes through approvals as usual.
+    pub fn decide_request_asking(&self, request: &ActionRequest, surface: &str) -> Decided {
+        let policy = self.policy();
+        let mut decided = decide_request(request, policy.policy(), &self.normalize);
+        if decided.decision.approval_mode != Some(axtary_core::policy::ApprovalMode::Ask) {
+            self.apply_approvals(&mut decided);
+        }
+        self.record_decision(decided, surface)
+    }
+
     fn record_decision(&self, decided: Decided, surface: &str) -> Decided {
         let body = record::decision_body(&decided, surface, decided.context.as_ref());
         recorded(decided, self.ledger.append(EntryKind::Decision, body))
@@ -396,10 +420,10 @@ impl Node {
     pub fn record_outcome(
         &self,
         decision_seq: u64,
-        succeeded: bool,
+        outcome: Effected,
         detail: Value,
     ) -> Result<u64, LedgerError> {
-        let (kind, body) = outcome_entry(decision_seq, succeeded, detail);
+        let (kind, body) = outcome_entry(decision_seq, outcome, detail);
         Ok(self.ledger.append(kind, body)?.seq)
     }
 
@@ -470,7 +494,7 @@ impl Node {
             result.error = Some(why.clone());
             if let Some(seq) = seq {
                 let detail = json!({"error": why, "provider_reached": false});
-                let (kind, body) = outcome_entry(seq, false, detail);
+                let (kind, body) = outcome_entry(seq, Effected::Failed, detail);
                 let _ = self.ledger.append_async(kind, body).await;
             }
             return Issued::Done(Box::new(result));
@@ -559,6 +583,7 @@ impl Node {
             .map_err(|e| format!("cannot sign the pass: {e}"))?;
         let expected = Expected {
             audience: &ready.action.connector,
+            subject: Some(&ready.action.agent),
             action_hash: ready.action.hash(),
             now: now_ms() / 1000,
         };
@@ -757,7 +782,7 @@ fn recorded(
 }
 
 /// The entry recording the outcome of an action that ran under decision `decision_seq`.
-fn outcome_entry(decision_seq: u64, succeeded: bool, detail: Value) -> (EntryKind, Value) {
+fn outcome_entry(decision_seq: u64, outcome: Effected, detail: Value) -> (EntryKind, Value) {
     let mut body = Map::new();
     body.insert("decision_seq".into(), decision_seq.into());
     if let Value::Object(d) = detail {
@@ -765,10 +790,10 @@ fn outcome_entry(decision_seq: u64, succeeded: bool, detail: Value) -> (EntryKin
             body.entry(k).or_insert(v);
         }
     }
-    let kind = if succeeded {
-        EntryKind::Executed
-    } else {
-        EntryKind::Failed
+    let kind = match outcome {
+        Effected::Succeeded => EntryKind::Executed,
+        Effected::Failed => EntryKind::Failed,
+        Effected::Unknown => EntryKind::OutcomeUnknown,
     };
     (kind, Value::Object(body))
 }

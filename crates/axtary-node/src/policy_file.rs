@@ -25,8 +25,17 @@ pub fn path(home: &Home, config: &Config, flag: Option<&Path>) -> PathBuf {
 }
 
 pub fn env(home: &Home) -> PolicyEnv {
+    let root = home.root().to_string_lossy().into_owned();
+    // A home reached through a symlink is also protected under its real path.
+    let aliases = std::fs::canonicalize(home.root())
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|real| *real != root)
+        .into_iter()
+        .collect();
     PolicyEnv {
-        axtary_home: Some(home.root().to_string_lossy().into_owned()),
+        axtary_home: Some(root),
+        axtary_home_aliases: aliases,
     }
 }
 

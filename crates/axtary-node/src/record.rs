@@ -21,6 +21,13 @@ pub fn decision_body(decided: &Decided, surface: &str, context: Option<&Value>) 
     if let Some(a) = &d.approvers {
         body.insert("approvers".into(), json!(a));
     }
+    if let Some(id) = &d.approval_id {
+        body.insert("approval_id".into(), id.clone().into());
+    }
+    if !d.approvals.is_empty() {
+        // The approvals this allow consumed: the ledger ties the effect to the humans.
+        body.insert("approvals".into(), json!(d.approvals));
+    }
     body.insert("action_hash".into(), json!(d.action_hash));
     body.insert("policy_hash".into(), json!(d.policy_hash));
     if let Some(action) = &decided.action {

@@ -72,6 +72,9 @@ enum Command {
         #[arg(long)]
         allow_remote: bool,
     },
+    /// MCP surfaces: Axtary's connectors as an MCP server, and guarding third-party servers
+    #[command(subcommand)]
+    Mcp(cmd::mcp::McpCommand),
     /// Check, test and explain policies
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -87,9 +90,37 @@ enum Command {
     /// Inspect and verify ActionPasses
     #[command(subcommand)]
     Pass(cmd::pass::PassCommand),
+    /// Agent hooks, run by the agent's tooling on every tool call (not by people)
+    #[command(subcommand)]
+    Hook(HookCommand),
+    /// Route an agent's tool calls through Axtary: Claude Code's hook, MCP clients' servers
+    #[command(subcommand)]
+    Install(InstallCommand),
     /// Store provider credentials that connectors use and agents never see
     #[command(subcommand)]
     Secrets(cmd::secrets::SecretsCommand),
+}
+
+#[derive(Subcommand)]
+enum HookCommand {
+    /// Claude Code's PreToolUse/PostToolUse hook: hook JSON on stdin, a permission decision
+    /// on stdout. Any failure exits 2, which blocks the tool call
+    ClaudeCode {
+        /// Deny (exit 2) if no decision is made within this many milliseconds
+        #[arg(long, env = "AXTARY_HOOK_TIMEOUT_MS", value_name = "MS",
+              default_value_t = cmd::hook::DEFAULT_TIMEOUT_MS,
+              value_parser = clap::value_parser!(u64).range(1..=cmd::hook::MAX_TIMEOUT_MS))]
+        timeout_ms: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum InstallCommand {
+    /// Add Axtary's hook to Claude Code's settings (project `.claude/settings.json` by
+    /// default), keeping everything else in the file
+    ClaudeCode(cmd::install::ClaudeCodeArgs),
+    /// Route an MCP client's server through `axtary mcp wrap` (keeps a backup of the config)
+    Mcp(cmd::install_mcp::InstallMcpArgs),
 }
 
 #[derive(Subcommand)]
@@ -157,9 +188,17 @@ enum PolicyCommand {
 }
 
 fn main() -> ExitCode {
-    // Usage errors exit 3 (invalid input), not clap's default 2, which means deny here.
+    // Usage errors exit 3 (invalid input), not clap's default 2, which means deny here. For
+    // the hook, every failure must block the tool call, and only exit 2 does.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        Err(e) if invoked_as_hook() => {
+            let _ = e.print();
+            return cmd::hook::block(
+                "Axtary denied this tool call: the hook's command line is invalid",
+            )
+            .into();
+        }
         Err(e) => {
             let _ = e.print();
             return match e.kind() {
@@ -172,6 +211,9 @@ fn main() -> ExitCode {
             };
         }
     };
+    if let Command::Hook(HookCommand::ClaudeCode { timeout_ms }) = cli.command {
+        return cmd::hook::claude_code(cli.home, timeout_ms).into();
+    }
     let result = Home::locate(cli.home).and_then(|home| match cli.command {
         Command::Init { format } => cmd::init::run(&home, format),
         Command::Normalize { format } => cmd::normalize::run(&home, format),
@@ -181,6 +223,7 @@ fn main() -> ExitCode {
             listen,
             allow_remote,
         } => cmd::serve::run(&home, listen, allow_remote),
+        Command::Mcp(c) => cmd::mcp::run(&home, c),
         Command::Policy(PolicyCommand::Check { file, format }) => {
             cmd::policy::check(&home, file.as_deref(), format)
         }
@@ -211,6 +254,15 @@ fn main() -> ExitCode {
         Command::Ledger(c) => cmd::ledger::run(&home, &c),
         Command::Keys(c) => cmd::keys::run(&home, &c),
         Command::Secrets(c) => cmd::secrets::run(&home, c),
+        Command::Install(InstallCommand::ClaudeCode(args)) => {
+            cmd::install::claude_code(&home, &args)
+        }
+        // Handled above, before anything that could fail the usual way.
+        Command::Hook(HookCommand::ClaudeCode { timeout_ms }) => Ok(cmd::hook::claude_code(
+            Some(home.root().to_path_buf()),
+            timeout_ms,
+        )),
+        Command::Install(InstallCommand::Mcp(args)) => cmd::install_mcp::run(&home, args),
         Command::Pass(c) => cmd::pass::run(&home, &c),
     });
     match result {
@@ -220,4 +272,20 @@ fn main() -> ExitCode {
             Exit::Error.into()
         }
     }
+}
+
+/// Whether the first subcommand word is `hook` (skipping `--home DIR`).
+fn invoked_as_hook() -> bool {
+    let mut args = std::env::args_os().skip(1);
+    while let Some(a) = args.next() {
+        match a.to_str() {
+            Some("--home") => {
+                args.next();
+            }
+            Some(s) if s.starts_with('-') => {}
+            Some(s) => return s == "hook",
+            None => return false,
+        }
+    }
+    false
 }

@@ -3,9 +3,11 @@
 //! A real third-party verifier: passes minted by Axtary are checked by PyJWT running exactly
 //! the snippet in docs/actionpass.md (with a real key in place of the placeholder).
 //!
-//! Needs Python 3 with `pyjwt[crypto]` and `rfc8785`. `AXTARY_TEST_PYTHON` names such an
+//! Needs Python 3 with `pyjwt[crypto]` and `rfc8785` (see `common/python.rs`): `AXTARY_TEST_PYTHON` names such an
 //! interpreter; otherwise the test creates a venv in `target/pyenv` and installs them. If that
 //! fails the test FAILS: it never skips.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,58 +27,9 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn imports_ok(python: &Path) -> bool {
-    Command::new(python)
-        .args(["-c", "import jwt, rfc8785, cryptography"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// A Python with PyJWT, cryptography and rfc8785, installing them if needed.
 fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("AXTARY_TEST_PYTHON").filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
-        assert!(
-            imports_ok(&p),
-            "AXTARY_TEST_PYTHON=`{}` cannot import jwt, rfc8785 and cryptography; install {REQUIREMENTS:?}",
-            p.display()
-        );
-        return p;
-    }
-    let venv = workspace().join("target/pyenv");
-    let python = venv.join("bin/python");
-    if imports_ok(&python) {
-        return python;
-    }
-    let out = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .output()
-        .expect("python3 is needed for the PyJWT interoperability test");
-    assert!(
-        out.status.success(),
-        "cannot create a venv at `{}`: {}\nhint: install python3-venv, or set AXTARY_TEST_PYTHON",
-        venv.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ])
-        .args(REQUIREMENTS)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "cannot install {REQUIREMENTS:?}: {}\nhint: set AXTARY_TEST_PYTHON to a Python that has them",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(imports_ok(&python), "installed, but the imports still fail");
-    python
+    common::python::with("pyenv", &["jwt", "rfc8785", "cryptography"], REQUIREMENTS)
 }
 
 /// The first ```python block of docs/actionpass.md.

@@ -246,6 +246,13 @@ fn an_approved_action_runs_once_resubmitted_identically() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(json(&out)["status"], "executed");
     assert_eq!(json(&out)["decision"]["approvals"][0], id.as_str());
+    let ledger = ledger_jsonl(&home);
+    let approved = ledger
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["kind"] == "decision" && e["body"]["effect"] == "allow")
+        .unwrap();
+    assert_eq!(approved["body"]["approvals"][0], id.as_str(), "{ledger}");
     // Used once: the same action again needs a new approval.
     assert_eq!(code(&home.run(&["run"], delete)), 4);
     assert_eq!(upstream.requests().len(), 1);

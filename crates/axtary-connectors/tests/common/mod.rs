@@ -200,6 +200,7 @@ pub fn pass_with_hash(action: &Action, aud: &str, ah: ActionHash) -> (VerifiedPa
         [key.verifying_key()].as_slice(),
         &Expected {
             audience: aud,
+            subject: None,
             action_hash: ah,
             now: now(),
         },

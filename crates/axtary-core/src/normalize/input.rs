@@ -131,6 +131,56 @@ impl<'a> Input<'a> {
     }
 }
 
+impl Input<'_> {
+    /// The optional `options` object (tool fields a surface passes along unmapped): its keys,
+    /// sorted, for the `options` fact. Its values stay in the payload, bound by the hash.
+    pub fn options(&self) -> Result<Option<(&Value, Vec<String>)>, Failure> {
+        match self.get("options") {
+            None => Ok(None),
+            Some(v @ Value::Object(map)) => {
+                let mut keys: Vec<String> = map.keys().cloned().collect();
+                keys.sort();
+                Ok(Some((v, keys)))
+            }
+            Some(v) => Err(wrong_type("options", "an object", v)),
+        }
+    }
+
+    /// The optional `real_paths` object: absolute path → absolute real path (see
+    /// [`super::paths::RealPaths`]).
+    pub fn real_paths(&self) -> Result<Option<super::paths::RealPaths>, Failure> {
+        let Some(v) = self.get("real_paths") else {
+            return Ok(None);
+        };
+        let Value::Object(map) = v else {
+            return Err(wrong_type("real_paths", "an object", v));
+        };
+        if map.len() > 1024 {
+            return Err(Failure::Input(
+                "`real_paths` has more than 1024 entries".into(),
+            ));
+        }
+        let mut out = super::paths::RealPaths::new();
+        for (k, v) in map {
+            let Value::String(real) = v else {
+                return Err(wrong_type("real_paths", "an object of strings", v));
+            };
+            for p in [k, real] {
+                if !p.starts_with('/') || p.len() > 4096 || p.contains('\0') {
+                    return Err(Failure::Input(format!(
+                        "`real_paths` holds only absolute paths (got `{}`)",
+                        p.escape_debug()
+                    )));
+                }
+            }
+            let key = super::paths::normalize_lexically(k).map_err(Failure::Input)?;
+            let real = super::paths::normalize_lexically(real).map_err(Failure::Input)?;
+            out.insert(key, real);
+        }
+        Ok(Some(out))
+    }
+}
+
 pub(crate) fn as_text<'v>(v: &'v Value, field: &str, max: usize) -> Result<&'v str, Failure> {
     let Value::String(s) = v else {
         return Err(wrong_type(field, "a string", v));

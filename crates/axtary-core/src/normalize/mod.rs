@@ -6,6 +6,7 @@
 //! [`crate::facts::FACTS`] that policy matches on. The payload is the validated input: exactly
 //! what will be sent, and exactly what the action hash binds.
 
+mod claude_code;
 mod fs;
 mod github;
 mod http;
@@ -17,6 +18,7 @@ pub mod secrets;
 pub mod shell;
 mod slack;
 pub mod sql;
+mod web;
 
 use std::collections::BTreeSet;
 
@@ -63,7 +65,7 @@ impl NormalizeError {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             NormalizeError::UnknownConnector { .. } => Some(
-                "known connectors: github, slack, linear, postgres, sqlite, http, fs, shell, mcp:<server>",
+                "known connectors: github, slack, linear, postgres, sqlite, http, fs, shell, web, mcp:<server>, claude-code:<tool>",
             ),
             _ => None,
         }
@@ -116,6 +118,9 @@ pub fn normalize(req: &ActionRequest, opts: &NormalizeOptions) -> Result<Action,
             shell_normalize(op, &req.input, opts).map_err(|e| e.into_error(unknown_op, err))?
         }
         Family::Mcp => mcp::normalize(&req.connector, op, &req.input)
+            .map_err(|e| e.into_error(unknown_op, err))?,
+        Family::Web => web::normalize(op, &req.input).map_err(|e| e.into_error(unknown_op, err))?,
+        Family::ClaudeCode => claude_code::normalize(&req.connector, op, &req.input, opts)
             .map_err(|e| e.into_error(unknown_op, err))?,
     };
     let Normalized {
@@ -230,14 +235,16 @@ fn shell_normalize(
     if op != "exec" {
         return Err(Failure::UnknownOperation("exec"));
     }
-    let input = input::Input::new(value, &["command", "cwd"])?;
+    let input = input::Input::new(value, &["command", "cwd", "options", "real_paths"])?;
     let command = input.text("command", 64 * 1024)?;
     let cwd = input.opt_abs_dir("cwd")?;
+    let options = input.options()?;
+    let real = input.real_paths()?.unwrap_or_default();
     let a = shell::analyze(command);
     // After a `cd`, relative paths may be relative to another directory: keep them relative
     // (so `**/.env`-style globs still match) instead of claiming an absolute path.
     let base = if a.changes_dir { None } else { cwd.as_deref() };
-    let mut resolver = paths::PathSet::new(base, opts.user_home.as_deref());
+    let mut resolver = paths::PathSet::new(base, opts.user_home.as_deref()).with_real(&real);
     let paths_read = resolver.add_all(&a.paths_read);
     let paths_written = resolver.add_all(&a.paths_written);
     let mut facts = Facts::new();
@@ -257,6 +264,9 @@ fn shell_normalize(
     facts.insert("opaque".into(), a.opaque.into());
     if let Some(cwd) = &cwd {
         facts.insert("cwd".into(), cwd.clone().into());
+    }
+    if let Some((_, keys)) = options {
+        facts.insert("options".into(), Fact::List(keys));
     }
     let resource = format!("shell:{}", cwd.as_deref().unwrap_or(""));
     Ok(Normalized {

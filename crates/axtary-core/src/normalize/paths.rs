@@ -118,10 +118,38 @@ pub fn resolve(path: &str, cwd: Option<&str>, user_home: Option<&str>) -> Result
     })
 }
 
+/// Symlink-free forms of paths, found by a surface that can see the file system (the Claude
+/// Code hook): lexically normalized absolute path → the real path the kernel would reach.
+/// Lexical resolution cannot see symlinks, so a surface adds these and policy sees both names.
+pub type RealPaths = std::collections::BTreeMap<String, String>;
+
+/// [`resolve`], then the real form of the result when `real` knows one: resolved against the
+/// real working directory, so a project under a symlinked directory stays "in the project".
+pub fn resolve_with_real(
+    path: &str,
+    cwd: Option<&str>,
+    user_home: Option<&str>,
+    real: &RealPaths,
+) -> Result<(Resolved, Option<Resolved>), String> {
+    let r = resolve(path, cwd, user_home)?;
+    let real_form = r
+        .abs
+        .as_ref()
+        .and_then(|abs| real.get(abs))
+        .filter(|p| p.starts_with('/'))
+        .and_then(|p| {
+            let real_cwd = cwd.map(|c| real.get(c).map_or(c, String::as_str));
+            resolve(p, real_cwd, None).ok()
+        })
+        .filter(|rr| rr.abs != r.abs);
+    Ok((r, real_form))
+}
+
 /// Collects resolved paths for the `paths` and `abs_paths` facts, deduplicated in order.
 pub(crate) struct PathSet<'a> {
     cwd: Option<&'a str>,
     user_home: Option<&'a str>,
+    real: Option<&'a RealPaths>,
     paths: Vec<String>,
     abs_paths: Vec<String>,
 }
@@ -131,25 +159,43 @@ impl<'a> PathSet<'a> {
         Self {
             cwd,
             user_home,
+            real: None,
             paths: Vec::new(),
             abs_paths: Vec::new(),
         }
     }
 
-    /// Resolves each path and returns their display forms. A path that cannot be resolved (NUL)
-    /// is kept as written, so policy still sees it.
+    /// Also reports the real form of every path `real` knows (see [`RealPaths`]).
+    pub fn with_real(mut self, real: &'a RealPaths) -> Self {
+        self.real = Some(real);
+        self
+    }
+
+    /// Resolves each path and returns their display forms (a path's real form right after
+    /// it). A path that cannot be resolved (NUL) is kept as written, so policy still sees it.
     pub fn add_all(&mut self, raw: &[String]) -> Vec<String> {
+        let empty = RealPaths::new();
+        let real = self.real.unwrap_or(&empty);
         let mut out = Vec::with_capacity(raw.len());
         for p in raw {
-            let (display, abs) = match resolve(p, self.cwd, self.user_home) {
-                Ok(r) => (r.display, r.abs),
-                Err(_) => (p.clone(), None),
+            let (resolved, real_form) = match resolve_with_real(p, self.cwd, self.user_home, real) {
+                Ok((r, rr)) => (Some(r), rr),
+                Err(_) => (None, None),
             };
-            push_unique(&mut self.paths, &display);
-            if let Some(abs) = abs {
-                push_unique(&mut self.abs_paths, &abs);
+            let forms: Vec<(String, Option<String>)> = match resolved {
+                None => vec![(p.clone(), None)],
+                Some(r) => std::iter::once(r)
+                    .chain(real_form)
+                    .map(|r| (r.display, r.abs))
+                    .collect(),
+            };
+            for (display, abs) in forms {
+                push_unique(&mut self.paths, &display);
+                if let Some(abs) = abs {
+                    push_unique(&mut self.abs_paths, &abs);
+                }
+                push_unique(&mut out, &display);
             }
-            push_unique(&mut out, &display);
         }
         out
     }

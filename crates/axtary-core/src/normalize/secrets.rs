@@ -92,34 +92,68 @@ const SECRET_NAME_WORDS: &[&[u8]] = &[
 const GENERIC: &str = "generic_high_entropy";
 
 /// The compiled detectors: `any` is the alternation of all patterns, `each` has one regex per
-/// entry of [`DETECTORS`], in order.
-struct Compiled {
-    any: Regex,
-    each: Vec<(&'static str, Regex)>,
-}
-
-static COMPILED: LazyLock<Option<Compiled>> = LazyLock::new(|| {
+/// entry of [`DETECTORS`], in order. Compiled separately: most texts never match the
+/// alternation, and a process that decides once (the Claude Code hook) should not pay for
+/// compiling the individual regexes it will not run.
+static ANY: LazyLock<Option<Regex>> = LazyLock::new(|| {
     let alternation: Vec<String> = DETECTORS.iter().map(|(_, p)| format!("(?:{p})")).collect();
-    let any = Regex::new(&alternation.join("|")).ok()?;
-    let each = DETECTORS
+    Regex::new(&alternation.join("|")).ok()
+});
+
+static EACH: LazyLock<Option<Vec<(&'static str, Regex)>>> = LazyLock::new(|| {
+    DETECTORS
         .iter()
         .map(|(name, pattern)| Regex::new(pattern).ok().map(|re| (*name, re)))
-        .collect::<Option<Vec<_>>>()?;
-    Some(Compiled { any, each })
+        .collect()
 });
+
+/// Literals at least one of which every match of a [`DETECTORS`] regex contains (each
+/// detector's own test proves its positive case gets past this). Texts with none of them (most
+/// texts) never reach a regex, so a process that decides once compiles none.
+const LITERALS: &[&str] = &[
+    "AKIA",
+    "ASIA",
+    "gh",
+    "xox",
+    "hooks.slack.com",
+    "-----BEGIN ",
+    "k_live_",
+    "AIza",
+    "sk-",
+    "eyJ",
+    "lin_api_",
+];
+
+/// Whether a regex detector could match `text`: one of [`LITERALS`], or (for the
+/// case-insensitive AWS secret key names) `secret` in any case.
+fn may_match(text: &str) -> bool {
+    LITERALS.iter().any(|l| text.contains(l))
+        || text
+            .as_bytes()
+            .windows(6)
+            .any(|w| w.eq_ignore_ascii_case(b"secret"))
+}
 
 /// Names of the detectors that match anywhere in `text`, added to `found`.
 pub fn detect(text: &str, found: &mut BTreeSet<&'static str>) {
-    match COMPILED.as_ref() {
-        Some(compiled) => {
-            if compiled.any.is_match(text) {
-                for (name, re) in &compiled.each {
+    if !may_match(text) {
+        if has_generic_secret(text.as_bytes()) {
+            found.insert(GENERIC);
+        }
+        return;
+    }
+    match ANY.as_ref().map(|any| any.is_match(text)) {
+        Some(false) => {}
+        Some(true) => match EACH.as_ref() {
+            Some(each) => {
+                for (name, re) in each {
                     if re.is_match(text) {
                         found.insert(name);
                     }
                 }
             }
-        }
+            None => found.extend(DETECTORS.iter().map(|(name, _)| *name)),
+        },
         // The patterns are constants and compile (a test holds it); if one ever did not,
         // finding nothing would be wrong, so every regex detector is reported instead.
         None => found.extend(DETECTORS.iter().map(|(name, _)| *name)),

@@ -513,8 +513,20 @@ fn every_registered_fact_is_produced_somewhere() {
             json!({"upstream": "u", "method": "GET", "path": "/"}),
         ),
         ok("fs", "read", json!({"path": "/x", "cwd": "/"})),
+        ok(
+            "fs",
+            "glob",
+            json!({"pattern": "*", "cwd": "/", "options": {"x": 1}}),
+        ),
         ok("shell", "exec", json!({"command": "ls", "cwd": "/"})),
         ok("mcp:s", "t", json!({})),
+        ok("web", "fetch", json!({"url": "https://x.dev/"})),
+        ok("web", "search", json!({"query": "q"})),
+        ok(
+            "claude-code:Task",
+            "Task",
+            json!({"tool_input": {"prompt": "p"}}),
+        ),
     ];
     for def in FACTS {
         assert!(
@@ -523,4 +535,163 @@ fn every_registered_fact_is_produced_somewhere() {
             def.name
         );
     }
+}
+
+#[test]
+fn fs_edit_glob_and_search() {
+    let cwd = "/home/u/repo";
+    let a = ok(
+        "fs",
+        "edit",
+        json!({"path": "src/lib.rs", "cwd": cwd,
+               "edits": [{"old_string": "a", "new_string": "AKIAIOSFODNN7EXAMPLE", "replace_all": true}]}),
+    );
+    assert_eq!(fact(&a, "op"), &Fact::Str("write".into()));
+    assert_eq!(list(&a, "paths"), ["src/lib.rs"]);
+    assert_eq!(list(&a, "secrets"), ["aws_access_key_id"]);
+    assert_eq!(
+        a.payload,
+        json!({"path": "/home/u/repo/src/lib.rs",
+               "edits": [{"old_string": "a", "new_string": "AKIAIOSFODNN7EXAMPLE", "replace_all": true}]})
+    );
+    for (input, needle) in [
+        (json!({"path": "/a", "edits": []}), "1 to 1000 edits"),
+        (
+            json!({"path": "/a", "edits": [{"old_string": "a"}]}),
+            "needs `new_string`",
+        ),
+        (
+            json!({"path": "/a", "edits": [{"old_string": "a", "new_string": 1}]}),
+            "must be a string",
+        ),
+        (
+            json!({"path": "/a", "edits": [{"old_string": "a", "new_string": "b", "x": 1}]}),
+            "unknown field `x`",
+        ),
+        (
+            json!({"path": "/a", "content": "x"}),
+            "unknown field `content`",
+        ),
+    ] {
+        assert!(err("fs", "edit", input.clone()).contains(needle), "{input}");
+    }
+
+    let g = ok("fs", "glob", json!({"pattern": "../.axtary/*", "cwd": cwd}));
+    assert_eq!(list(&g, "abs_paths"), ["/home/u/.axtary"]);
+    assert_eq!(fact(&g, "op"), &Fact::Str("read".into()));
+    assert_eq!(fact(&g, "recursive"), &Fact::Bool(true));
+    assert_eq!(fact(&g, "in_project"), &Fact::Bool(false));
+    assert_eq!(a.resource, "fs:/home/u/repo/src/lib.rs");
+    let g = ok("fs", "glob", json!({"pattern": "src/**/*.rs", "cwd": cwd}));
+    assert_eq!(list(&g, "paths"), ["src"]);
+    assert_eq!(g.payload, json!({"path": cwd, "pattern": "src/**/*.rs"}));
+    let s = ok(
+        "fs",
+        "search",
+        json!({"pattern": "TODO", "path": "crates", "cwd": cwd, "options": {"-i": true, "glob": "*.rs"}}),
+    );
+    assert_eq!(list(&s, "abs_paths"), ["/home/u/repo/crates"]);
+    assert_eq!(fact(&s, "pattern"), &Fact::Str("TODO".into()));
+    assert_eq!(list(&s, "options"), ["-i", "glob"]);
+    assert!(err("fs", "search", json!({"pattern": "x"})).contains("need `path` or `cwd`"));
+    assert!(err("fs", "glob", json!({"cwd": cwd})).contains("missing field `pattern`"));
+    assert!(err("fs", "read", json!({"path": "/a", "options": []})).contains("must be an object"));
+}
+
+#[test]
+fn real_paths_show_symlink_targets() {
+    let cwd = "/home/u/repo";
+    // `link` points at Axtary's home: policy sees both names.
+    let a = ok(
+        "fs",
+        "read",
+        json!({"path": "link/node.key", "cwd": cwd,
+               "real_paths": {"/home/u/repo/link/node.key": "/home/u/.axtary/node.key"}}),
+    );
+    assert_eq!(
+        list(&a, "abs_paths"),
+        ["/home/u/repo/link/node.key", "/home/u/.axtary/node.key"]
+    );
+    assert_eq!(fact(&a, "in_project"), &Fact::Bool(false));
+    // A project under a symlinked directory is still the project.
+    let a = ok(
+        "fs",
+        "read",
+        json!({"path": "src/a.rs", "cwd": "/link/repo",
+               "real_paths": {"/link/repo": "/real/repo", "/link/repo/src/a.rs": "/real/repo/src/a.rs"}}),
+    );
+    assert_eq!(list(&a, "paths"), ["src/a.rs"]);
+    assert_eq!(fact(&a, "in_project"), &Fact::Bool(true));
+    let s = ok(
+        "shell",
+        "exec",
+        json!({"command": "echo x > cfg", "cwd": cwd,
+               "real_paths": {"/home/u/repo/cfg": "/home/u/repo/.claude/settings.json"}}),
+    );
+    assert_eq!(list(&s, "paths_written"), ["cfg", ".claude/settings.json"]);
+    assert!(
+        err(
+            "fs",
+            "read",
+            json!({"path": "/a", "real_paths": {"rel": "/b"}})
+        )
+        .contains("absolute paths")
+    );
+}
+
+#[test]
+fn web_fetch_and_search() {
+    let a = ok(
+        "web",
+        "fetch",
+        json!({"url": "https://docs.example.com@evil.example/x?token=1", "prompt": "summarize"}),
+    );
+    assert_eq!(fact(&a, "host"), &Fact::Str("evil.example".into()));
+    assert_eq!(a.resource, "web:evil.example");
+    assert_eq!(fact(&a, "scheme"), &Fact::Str("https".into()));
+    assert!(err("web", "fetch", json!({"url": "file:///etc/passwd"})).contains("http or https"));
+    assert!(err("web", "fetch", json!({"url": "https://x", "x": 1})).contains("unknown field"));
+    let s = ok(
+        "web",
+        "search",
+        json!({"query": "rust", "allowed_domains": ["Docs.rs"], "blocked_domains": ["x.com"]}),
+    );
+    assert_eq!(list(&s, "domains"), ["docs.rs"]);
+    assert_eq!(s.resource, "web:search");
+    assert!(
+        err(
+            "web",
+            "search",
+            json!({"query": "q", "allowed_domains": "x"})
+        )
+        .contains("array")
+    );
+    assert!(err("web", "get", json!({})).contains("unknown operation"));
+}
+
+#[test]
+fn claude_code_tools() {
+    let a = ok(
+        "claude-code:NotebookEdit",
+        "NotebookEdit",
+        json!({"tool_input": {"notebook_path": "nb.ipynb", "new_source": "x"}, "cwd": "/home/u/repo"}),
+    );
+    assert_eq!(a.resource, "claude-code:NotebookEdit");
+    assert_eq!(fact(&a, "tool"), &Fact::Str("NotebookEdit".into()));
+    assert_eq!(list(&a, "abs_paths"), ["/home/u/repo/nb.ipynb"]);
+    assert_eq!(fact(&a, "in_project"), &Fact::Bool(true));
+    let a = ok(
+        "claude-code:Task",
+        "Task",
+        json!({"tool_input": {"prompt": "p", "description": "d"}}),
+    );
+    assert!(!a.facts.contains_key("paths"));
+    assert!(
+        err("claude-code:Task", "Other", json!({"tool_input": {}}))
+            .contains("must be the tool name")
+    );
+    assert!(
+        err("claude-code:Task", "Task", json!({"tool_input": 1})).contains("must be an object")
+    );
+    assert!(err("claude-code:a b", "a b", json!({"tool_input": {}})).contains("unknown connector"));
 }

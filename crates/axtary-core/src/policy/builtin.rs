@@ -44,6 +44,8 @@ const PATH_FACTS: &[&str] = &["paths", "abs_paths", "paths_read", "paths_written
 pub(crate) struct Builtins {
     /// Axtary's home without a trailing `/` (empty for `/`).
     home: Option<String>,
+    /// Other spellings of the home (its real path), also without a trailing `/`.
+    aliases: Vec<String>,
     home_globs: GlobSet,
     hook_globs: GlobSet,
 }
@@ -73,13 +75,22 @@ fn list<'a>(action: &'a Action, name: &str) -> &'a [String] {
 
 impl Builtins {
     pub fn new(env: &PolicyEnv) -> Self {
+        let trim = |h: &str| h.trim_end_matches('/').to_owned();
         let home = env
             .axtary_home
             .as_deref()
             .filter(|h| !h.is_empty())
-            .map(|h| h.trim_end_matches('/').to_owned());
+            .map(trim);
+        let aliases = env
+            .axtary_home_aliases
+            .iter()
+            .filter(|h| h.starts_with('/'))
+            .map(|h| trim(h))
+            .filter(|h| Some(h) != home.as_ref())
+            .collect();
         Builtins {
             home,
+            aliases,
             home_globs: glob_set(HOME_GLOBS),
             hook_globs: glob_set(HOOK_GLOBS),
         }
@@ -125,13 +136,18 @@ impl Builtins {
     /// The first built-in that denies `action`, if any.
     pub fn check(&self, action: &Action) -> Option<Verdict> {
         if let Some(p) = self.home_hit(action) {
-            return Some(Verdict::deny(
-                HOME,
+            let reason = if self.in_home(p) {
                 format!(
                     "agents may not read or write Axtary's home: `{}`",
                     p.escape_debug()
-                ),
-            ));
+                )
+            } else {
+                format!(
+                    "agents may not read or write Axtary's home, and a recursive search of `{}` reaches it; search a directory that does not contain it",
+                    p.escape_debug()
+                )
+            };
+            return Some(Verdict::deny(HOME, reason));
         }
         if let Some(p) = self.hook_hit(action) {
             return Some(Verdict::deny(
@@ -154,6 +170,13 @@ impl Builtins {
             None => list_text(HOME_GLOBS),
         };
         let home = match self.home_hit(action) {
+            Some(p) if !self.in_home(p) => (
+                true,
+                format!(
+                    "the recursive search of `{}` reaches {home_desc}",
+                    p.escape_debug()
+                ),
+            ),
             Some(p) => (
                 true,
                 format!("path `{}` is in {home_desc}", p.escape_debug()),
@@ -196,21 +219,39 @@ impl Builtins {
         {
             return true;
         }
-        let Some(h) = &self.home else {
-            return false;
-        };
-        let (p, h) = (p.as_bytes(), h.as_bytes());
-        p.len() >= h.len()
-            && p[..h.len()].eq_ignore_ascii_case(h)
-            && (p.len() == h.len() || p[h.len()] == b'/')
+        self.homes().any(|h| {
+            let (p, h) = (p.as_bytes(), h.as_bytes());
+            p.len() >= h.len()
+                && p[..h.len()].eq_ignore_ascii_case(h)
+                && (p.len() == h.len() || p[h.len()] == b'/')
+        })
+    }
+
+    /// The home and its aliases.
+    fn homes(&self) -> impl Iterator<Item = &str> {
+        self.home.iter().chain(&self.aliases).map(String::as_str)
     }
 
     fn home_hit<'a>(&self, action: &'a Action) -> Option<&'a str> {
         PATH_FACTS
             .iter()
             .flat_map(|f| list(action, f))
-            .find(|p| self.in_home(p))
+            .find(|p| self.in_home(p) || self.search_reaches_home(action, p))
             .map(String::as_str)
+    }
+
+    /// A recursive search (Glob, Grep) rooted at Axtary's home or above it reaches into it.
+    fn search_reaches_home(&self, action: &Action, p: &str) -> bool {
+        if !matches!(action.facts.get("recursive"), Some(Fact::Bool(true))) || !p.starts_with('/') {
+            return false;
+        }
+        let root = p.trim_end_matches('/').as_bytes();
+        self.homes().any(|h| {
+            let h = h.as_bytes();
+            h.len() > root.len()
+                && h[..root.len()].eq_ignore_ascii_case(root)
+                && h[root.len()] == b'/'
+        })
     }
 
     fn hook_hit<'a>(&self, action: &'a Action) -> Option<&'a str> {
@@ -218,10 +259,14 @@ impl Builtins {
             self.hook_globs
                 .is_match_candidate(&Candidate::from_bytes(p.as_bytes()))
         };
-        // An fs action is a write unless it says it is a read.
+        // An fs action is a write unless it says it is a read; a Claude Code tool that names
+        // a path may write it.
         let fs_write = match action.facts.get("op") {
             Some(Fact::Str(op)) => op != "read",
-            _ => Family::of(&action.connector) == Some(Family::Fs),
+            _ => matches!(
+                Family::of(&action.connector),
+                Some(Family::Fs | Family::ClaudeCode)
+            ),
         };
         let written = list(action, "paths_written").iter();
         let fs_paths = if fs_write {
@@ -244,9 +289,14 @@ fn admin_hit(action: &Action) -> Option<String> {
     for cmd in list(action, "commands") {
         let mut tokens = cmd.split_whitespace();
         // `axtary` anywhere in the command counts (`sudo axtary ...`, `env X=1 axtary ...`);
-        // after it, any non-flag word naming an admin subcommand does.
+        // after it, any non-flag word naming an admin subcommand does, and so does any word
+        // the shell expands at run time (`axtary $X approve`, `axtary appr* approve`), since
+        // it may become one.
         if tokens.by_ref().any(is_axtary)
-            && tokens.any(|t| !t.starts_with('-') && ADMIN_COMMANDS.contains(&t))
+            && tokens.any(|t| {
+                (!t.starts_with('-') && ADMIN_COMMANDS.contains(&t))
+                    || t.contains(['$', '`', '*', '?', '[', '{', '\\'])
+            })
         {
             return Some(format!(
                 "agents may not run Axtary's admin commands: `{}`",

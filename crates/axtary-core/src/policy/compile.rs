@@ -22,9 +22,15 @@ use crate::action::{ACTION_VERSION, Action, ActionRequest};
 use crate::facts::{FACTS, Fact, FactDef, FactKind, Facts, Family, fact_def};
 use crate::json::{self, Limits};
 
-/// Connector names a rule may name exactly (plus `mcp:<server>`).
+/// Connector names a rule may name exactly (plus `mcp:<server>` and `claude-code:<tool>`).
 const CONNECTORS: &[&str] = &[
-    "github", "slack", "linear", "postgres", "sqlite", "http", "fs", "shell",
+    "github", "slack", "linear", "postgres", "sqlite", "http", "fs", "shell", "web",
+];
+
+/// Connector families named by a prefix and a name of the user's choosing.
+const PREFIXED: &[(&str, Family)] = &[
+    ("mcp:", Family::Mcp),
+    (crate::facts::CLAUDE_CODE_PREFIX, Family::ClaudeCode),
 ];
 
 const TOP_FIELDS: &[&str] = &["version", "rules", "tests"];
@@ -957,7 +963,7 @@ impl Cx {
                             .map(|d| format!("{d} "))
                             .unwrap_or_default();
                         hint.push_str(&format!(
-                            "known connectors: {}, mcp:<server>; use a trailing `*` for a pattern such as `mcp:*`",
+                            "known connectors: {}, mcp:<server>, claude-code:<tool>; use a trailing `*` for a pattern such as `mcp:*`",
                             CONNECTORS.join(", ")
                         ));
                         self.error(span, format!("unknown connector `{s}`")).hint = Some(hint);
@@ -984,8 +990,10 @@ impl Cx {
                         .filter(|c| c.starts_with(prefix))
                         .filter_map(|c| Family::of(c))
                         .collect();
-                    if "mcp:".starts_with(prefix) || prefix.starts_with("mcp:") {
-                        fams.push(Family::Mcp);
+                    for (p, fam) in PREFIXED {
+                        if p.starts_with(prefix) || prefix.starts_with(p) {
+                            fams.push(*fam);
+                        }
                     }
                     if fams.is_empty() {
                         self.error(
@@ -993,7 +1001,7 @@ impl Cx {
                             format!("connector pattern `{s}` matches no known connector"),
                         )
                         .hint = Some(format!(
-                            "known connectors: {}, mcp:<server>",
+                            "known connectors: {}, mcp:<server>, claude-code:<tool>",
                             CONNECTORS.join(", ")
                         ));
                         ok = false;

@@ -398,6 +398,29 @@ impl Matcher {
         Verdict::deny(DEFAULT_DENY, "no rule allows this action")
     }
 
+    /// Whether some payload could be allowed for `action`'s connector, operation, resource and
+    /// agent: false when no allow or require_approval rule's `match` accepts them, or a deny
+    /// rule with no `when` does. The payload and facts of `action` are not looked at.
+    pub fn may_allow(&self, action: &Action) -> bool {
+        with_scratch(|s| {
+            let mut cx = Cx::new(self, self.path_set(&action.connector), action, s);
+            let mut allowing = false;
+            for r in &self.rules {
+                let matched =
+                    cx.connector_ok(r) && cx.operation_ok(r) && cx.resource_ok(r) && cx.agent_ok(r);
+                if !matched {
+                    continue;
+                }
+                match r.effect {
+                    Effect::Deny if r.when.is_none() => return false,
+                    Effect::Deny => {}
+                    Effect::Allow | Effect::RequireApproval => allowing = true,
+                }
+            }
+            allowing
+        })
+    }
+
     /// Why each user rule matched `action` or not, in file order.
     pub fn explain(&self, action: &Action) -> Vec<RuleTrace> {
         let mut s = Scratch::default();

@@ -39,6 +39,9 @@ pub struct PolicyEnv {
     /// Axtary's home directory (absolute). Paths in it or under it are always denied; the
     /// globs `**/.axtary` and `**/.axtary/**` are denied whether or not this is set.
     pub axtary_home: Option<String>,
+    /// Other absolute spellings of the same home, protected alike: its real path when
+    /// `axtary_home` passes through a symlink.
+    pub axtary_home_aliases: Vec<String>,
 }
 
 /// What a rule does when it matches.
@@ -291,6 +294,14 @@ impl Policy {
             return v;
         }
         self.matcher.evaluate(action)
+    }
+
+    /// Whether any payload could be allowed for `action`'s connector, operation, resource and
+    /// agent (its payload and facts are not looked at). `false` means denied whatever the
+    /// payload; `true` is only an upper bound (a rule's `when` or a built-in may still deny).
+    /// Used to hide tools an agent can never use.
+    pub fn may_allow(&self, action: &Action) -> bool {
+        self.matcher.may_allow(action)
     }
 
     /// Decides on one action and says, for every rule, why it matched or not.

@@ -11,6 +11,7 @@ const HOME: &str = "/home/u/.axtary";
 fn env() -> PolicyEnv {
     PolicyEnv {
         axtary_home: Some(HOME.to_owned()),
+        ..Default::default()
     }
 }
 
@@ -367,7 +368,9 @@ fn hints_name_the_nearest_alternatives() {
         hint(
             "version: 1\nrules:\n  - id: a\n    effect: deny\n    match: {connector: slack}\n    when: {fact: {paths: {contains: x}}}\n"
         ),
-        [Some("`paths` is produced for github, fs, shell".to_owned())]
+        [Some(
+            "`paths` is produced for github, fs, shell, claude-code".to_owned()
+        )]
     );
 }
 
@@ -776,6 +779,46 @@ fn builtins_deny_before_any_user_rule() {
             json!({"connector": "shell", "facts": {"commands": ["echo approvals"]}}),
             ok,
         ),
+        // A word the shell expands at run time may become an admin subcommand.
+        (
+            json!({"connector": "shell", "facts": {"commands": ["axtary $X approve apr_1"]}}),
+            admin,
+        ),
+        (
+            json!({"connector": "shell", "facts": {"commands": ["axtary appr* approve apr_1"]}}),
+            admin,
+        ),
+        // A recursive search rooted at the home or above reaches into it; one beside it
+        // does not.
+        (
+            json!({"connector": "fs", "operation": "search", "facts": {"op": "read", "recursive": true, "abs_paths": ["/home/u"]}}),
+            home,
+        ),
+        (
+            json!({"connector": "fs", "operation": "glob", "facts": {"op": "read", "recursive": true, "abs_paths": ["/"]}}),
+            home,
+        ),
+        (
+            json!({"connector": "fs", "operation": "search", "facts": {"op": "read", "recursive": true, "abs_paths": ["/home/u/repo"]}}),
+            ok,
+        ),
+        (
+            json!({"connector": "fs", "operation": "search", "facts": {"op": "read", "recursive": true, "abs_paths": ["/home/u/.axtary-old"]}}),
+            ok,
+        ),
+        (
+            json!({"connector": "fs", "facts": {"op": "read", "abs_paths": ["/home/u"]}}),
+            ok,
+        ),
+        // Claude Code tools without a normalizer may write the paths they name.
+        (
+            json!({"connector": "claude-code:NotebookEdit", "facts": {"paths": [".claude/settings.json"]}}),
+            hooks,
+        ),
+        (
+            json!({"connector": "claude-code:NotebookEdit", "facts": {"abs_paths": ["/home/u/.axtary/policy.yaml"]}}),
+            home,
+        ),
     ];
     for (a, want) in cases {
         let v = p.evaluate(&act(a.clone()));
@@ -789,8 +832,44 @@ fn builtins_deny_before_any_user_rule() {
         v.reason,
         "agents may not run Axtary's admin commands: `axtary up`"
     );
+    let v = p.evaluate(&act(
+        json!({"connector": "fs", "facts": {"recursive": true, "abs_paths": ["/home/u"]}}),
+    ));
+    assert_eq!(
+        v.reason,
+        "agents may not read or write Axtary's home, and a recursive search of `/home/u` reaches it; search a directory that does not contain it"
+    );
     let listed: Vec<&str> = p.rules().iter().map(|r| r.id.as_str()).collect();
     assert_eq!(listed, [home, hooks, admin, "allow-everything", "allow-fs"]);
+}
+
+#[test]
+fn builtins_protect_the_real_path_of_a_symlinked_home() {
+    let env = PolicyEnv {
+        axtary_home: Some("/srv/link".into()),
+        axtary_home_aliases: vec!["/data/axtary-state/".into()],
+    };
+    let p = Policy::load("version: 1\nrules:\n  - id: all\n    effect: allow\n", &env)
+        .unwrap()
+        .policy;
+    for path in [
+        "/srv/link/node.key",
+        "/data/axtary-state/node.key",
+        "/data/axtary-state",
+    ] {
+        let v = p.evaluate(&act(
+            json!({"connector": "fs", "facts": {"op": "read", "abs_paths": [path]}}),
+        ));
+        assert_eq!(v.rule, "builtin:self-protect-home", "{path}");
+    }
+    let v = p.evaluate(&act(
+        json!({"connector": "fs", "facts": {"recursive": true, "abs_paths": ["/data"]}}),
+    ));
+    assert_eq!(v.rule, "builtin:self-protect-home");
+    let v = p.evaluate(&act(
+        json!({"connector": "fs", "facts": {"op": "read", "abs_paths": ["/data/axtary-state2/x"]}}),
+    ));
+    assert_eq!(v.effect, Effect::Allow);
 }
 
 #[test]
@@ -1708,4 +1787,40 @@ fn docs_list_every_operator_and_builtin() {
     for id in super::builtin::IDS {
         assert!(DOC.contains(id), "docs/policy.md misses {id}");
     }
+}
+
+#[test]
+fn may_allow_is_false_only_when_no_payload_could_be_allowed() {
+    let p = load(
+        r#"version: 1
+rules:
+  - id: calc-tools
+    effect: allow
+    match: {connector: "mcp:calc", operation: [add, "get_*"], agent: [claude-code]}
+  - id: refunds-ask
+    effect: require_approval
+    match: {connector: "mcp:calc", operation: refund}
+  - id: no-drop
+    effect: deny
+    match: {connector: "mcp:calc", operation: [drop_table, add]}
+    when: {fact: {tool: drop_table}}
+  - id: never-admin
+    effect: deny
+    match: {connector: "mcp:*", operation: "get_admin*"}
+"#,
+    );
+    let may = |op: &str, agent: &str| {
+        p.may_allow(&act(json!({"connector": "mcp:calc", "operation": op,
+                                "resource": "mcp:calc", "agent": agent})))
+    };
+    assert!(may("add", "claude-code"));
+    assert!(!may("add", "other-agent"), "no rule matches another agent");
+    assert!(may("refund", "anyone"), "an approval can allow it");
+    assert!(!may("drop_table", "claude-code"), "nothing allows it");
+    assert!(may("get_issue", "claude-code"));
+    assert!(
+        !may("get_admin_token", "claude-code"),
+        "an unconditional deny"
+    );
+    assert!(!may("delete", "claude-code"), "default deny");
 }

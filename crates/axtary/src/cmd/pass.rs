@@ -134,6 +134,7 @@ fn verify(
     });
     let expected = Expected {
         audience: &action.connector,
+        subject: Some(&action.agent),
         action_hash: action.hash(),
         now,
     };

@@ -88,11 +88,12 @@ pub fn verify_home(
     let origin = reader.origin()?.unwrap_or_default();
     let keys = trusted_keys(home)?;
     let mut progress = Progress::new("verified");
+    let checkpoints = reader.checkpoints()?;
     let entries = reader.verify_entries(false, |n| progress.update(n))?;
     progress.done();
     Ok(match entries {
         Err(e) => Err(verify::describe(&e, &[], None)),
-        Ok(v) => verify::check(&v, &origin, reader.checkpoints()?, &[], &keys),
+        Ok(v) => verify::check(&v, &origin, checkpoints, &[], &keys),
     })
 }
 

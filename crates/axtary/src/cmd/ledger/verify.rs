@@ -288,8 +288,11 @@ pub fn run(home: &Home, args: &VerifyArgs) -> Result<Exit> {
         } else {
             trusted_keys(home)?
         };
+        // Checkpoints before entries: a daemon appending meanwhile cannot make the
+        // checkpoints outrun the entries read.
+        let checkpoints = reader.checkpoints()?;
         let entries = reader.verify_entries(args.deep, |n| progress.update(n))?;
-        (origin, entries, reader.checkpoints()?, keys)
+        (origin, entries, checkpoints, keys)
     };
     progress.done();
 
