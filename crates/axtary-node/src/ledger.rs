@@ -14,6 +14,7 @@
 //! entries, on demand and on close, each checked for consistency with the previous one first.
 
 use std::collections::HashMap;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
@@ -51,6 +52,10 @@ pub struct LedgerOptions {
     /// Sign a checkpoint when the ledger is closed (the daemon does; one-shot CLI commands rely
     /// on the interval instead, so each invocation does not sign one).
     pub checkpoint_on_close: bool,
+    /// Copy the WAL into the database on a thread of its own (long-lived processes), instead
+    /// of in the writer when a commit crosses SQLite's threshold: that copy and its fsync
+    /// otherwise stall every append queued behind it.
+    pub background_wal_checkpoints: bool,
 }
 
 impl Default for LedgerOptions {
@@ -62,6 +67,7 @@ impl Default for LedgerOptions {
             checkpoint_every: 1000,
             checkpoint_interval: Duration::from_secs(5),
             checkpoint_on_close: true,
+            background_wal_checkpoints: true,
         }
     }
 }
@@ -142,6 +148,8 @@ struct Inner {
     checkpoint_on_close: bool,
     /// Groups that failed to append (shared with the writer, which sees detached failures).
     failures: Arc<AtomicU64>,
+    /// The background WAL checkpointer: dropping the sender stops it.
+    wal: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
 }
 
 const SCHEMA: &str = "
@@ -176,6 +184,20 @@ const ONE_SHOT_WAL_PAGES: i64 = 128;
 
 /// Opens a connection with the settings every ledger connection uses.
 pub fn connect(path: &Path) -> Result<Connection, LedgerError> {
+    // The ledger holds payloads: create it owner-only (SQLite gives its WAL and shared-memory
+    // files the same mode).
+    if let Err(e) = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return Err(LedgerError::Storage(format!(
+            "cannot create `{}`: {e}",
+            path.display()
+        )));
+    }
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -270,7 +292,13 @@ impl Ledger {
         options: LedgerOptions,
     ) -> Result<Ledger, LedgerError> {
         let conn = connect(path)?;
-        if !options.checkpoint_on_close {
+        let wal = if options.background_wal_checkpoints {
+            conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            Some(spawn_wal_checkpointer(path)?)
+        } else {
+            None
+        };
+        if !options.checkpoint_on_close && wal.is_none() {
             // A one-shot process (the hook, the CLI) opens the ledger as its first connection,
             // and SQLite then rebuilds the WAL index by reading the whole WAL: keep the WAL
             // small for those (each checkpoint costs the committing process one more fsync,
@@ -320,6 +348,7 @@ impl Ledger {
                 origin: origin.to_owned(),
                 checkpoint_on_close,
                 failures,
+                wal: Mutex::new(wal),
             }),
         })
     }
@@ -466,8 +495,35 @@ impl Ledger {
         if let Some(handle) = self.inner.writer.lock().ok().and_then(|mut h| h.take()) {
             let _ = handle.join();
         }
+        if let Some((stop, handle)) = self.inner.wal.lock().ok().and_then(|mut w| w.take()) {
+            drop(stop);
+            let _ = handle.join();
+        }
         result
     }
+}
+
+/// How often the background checkpointer copies the WAL into the database.
+const WAL_CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// Starts the thread that runs `PRAGMA wal_checkpoint(PASSIVE)` every
+/// [`WAL_CHECKPOINT_EVERY`] on a connection of its own. A passive checkpoint never blocks the
+/// writer, which keeps appending to the WAL meanwhile; SQLite restarts the WAL from the top
+/// once everything in it has been copied. Failures only delay the next attempt.
+fn spawn_wal_checkpointer(path: &Path) -> Result<(Sender<()>, JoinHandle<()>), LedgerError> {
+    let conn = connect(path)?;
+    let (stop, stopped) = mpsc::channel::<()>();
+    let handle = std::thread::Builder::new()
+        .name("axtary-ledger-wal".into())
+        .spawn(move || {
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(WAL_CHECKPOINT_EVERY) {
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+            // A last full copy on the way out keeps the WAL small for the next process.
+            let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        })
+        .map_err(|e| LedgerError::Storage(format!("cannot start the WAL checkpointer: {e}")))?;
+    Ok((stop, handle))
 }
 
 struct Writer {
@@ -1007,6 +1063,8 @@ fn read_chunks(conn: &Connection, tx: &SyncSender<Result<Chunk, LedgerError>>) {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use serde_json::json;
 
     use super::*;
@@ -1028,6 +1086,8 @@ mod tests {
         let path = tmp("group");
         let ledger = Ledger::open(&path, &origin("t"), key(), LedgerOptions::default()).unwrap();
         ledger.append(EntryKind::Decision, json!({"n": 0})).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the ledger holds payloads: owner only");
         let group = ledger
             .append_group(
                 vec![

@@ -193,6 +193,9 @@ impl Node {
             ledger_key,
             LedgerOptions {
                 checkpoint_on_close: opts.checkpoint_on_close,
+                // Long-lived processes (the daemon, MCP servers) checkpoint the WAL on a
+                // thread of their own; one-shot ones keep SQLite's inline checkpoints.
+                background_wal_checkpoints: opts.checkpoint_on_close,
                 ..LedgerOptions::default()
             },
         )

@@ -19,6 +19,7 @@ pub fn open_ledger(home: &Home) -> Result<Ledger> {
     })?;
     let options = LedgerOptions {
         checkpoint_on_close: false,
+        background_wal_checkpoints: false,
         ..LedgerOptions::default()
     };
     Ledger::open(
