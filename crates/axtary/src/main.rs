@@ -60,6 +60,13 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         format: Format,
     },
+    /// The main job for a newcomer: `init` if needed, then `serve` (the local daemon), printing
+    /// the URLs and next steps
+    Up {
+        /// Address to listen on [default: config `serve.listen`, else 127.0.0.1:7777]
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
     /// Run the local daemon: the HTTP API for agents (POST /v1/actions, /v1/decide, ...) and
     /// the /proxy/UPSTREAM/... reverse proxy, on 127.0.0.1:7777 by default
     Serve {
@@ -219,6 +226,12 @@ fn main() -> ExitCode {
         Command::Normalize { format } => cmd::normalize::run(&home, format),
         Command::Decide { policy, format } => cmd::decide::run(&home, policy.as_deref(), format),
         Command::Run { dry_run, format } => cmd::run::run(&home, dry_run, format),
+        Command::Up { listen } => {
+            // stdout's first line stays serve's `listening on ...`: the init report goes to
+            // stderr.
+            eprint!("{}", cmd::init::report(&home)?);
+            cmd::serve::run(&home, listen, false)
+        }
         Command::Serve {
             listen,
             allow_remote,

@@ -42,8 +42,12 @@ fn drain(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
 
 impl Daemon {
     fn start(home: &Home) -> Daemon {
+        Self::launch(home, &["serve", "--listen", "127.0.0.1:0"])
+    }
+
+    fn launch(home: &Home, args: &[&str]) -> Daemon {
         let mut child = home
-            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .command(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -1222,4 +1226,19 @@ fn the_served_openapi_document_is_the_committed_one() {
             r.text()
         );
     }
+}
+
+#[test]
+fn up_initializes_a_fresh_home_and_serves() {
+    let home = Home::new();
+    let daemon = Daemon::launch(&home, &["up", "--listen", "127.0.0.1:0"]);
+    assert!(home.path("node.key").exists() && home.path("policy.yaml").exists());
+    assert_eq!(daemon.health()["status"], "ok", "{}", daemon.health());
+    let decision = daemon.call(
+        "POST",
+        "/v1/decide",
+        r#"{"connector":"fs","operation":"read","input":{"path":"/repo/.env"}}"#,
+    );
+    assert_eq!(decision.status, 200);
+    assert_eq!(decision.json()["effect"], "deny");
 }
