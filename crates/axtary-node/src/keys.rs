@@ -37,6 +37,25 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
     }
 }
 
+/// Writes `contents` to a new file that only its owner can read (0600), synced. Returns `false`
+/// (and writes nothing) if the file exists already.
+pub fn create_private(path: &Path, contents: &[u8]) -> Result<bool, KeyError> {
+    let mut file = match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(io(path)(e)),
+    };
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .map_err(io(path))?;
+    Ok(true)
+}
+
 /// Refuses files that group or others can read or write: secrets must be 0600.
 pub fn check_private(path: &Path) -> Result<(), KeyError> {
     let meta = fs::metadata(path).map_err(io(path))?;
@@ -80,19 +99,9 @@ pub fn create_node_key(path: &Path) -> Result<bool, KeyError> {
         encode_hex(seed.as_slice()),
         encode_hex(key.verifying_key().as_bytes())
     ));
-    let mut file = match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-        Err(e) => return Err(io(path)(e)),
-    };
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(io(path))?;
+    if !create_private(path, text.as_bytes())? {
+        return Ok(false);
+    }
     Ok(true)
 }
 

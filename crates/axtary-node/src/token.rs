@@ -4,15 +4,13 @@
 //! The file holds 64 hex digits (256 random bits) and a newline. Like `node.key`, it is refused
 //! if group or others can read or write it.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs;
 use std::path::Path;
 
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::keys::{KeyError, check_private, encode_hex};
+use crate::keys::{KeyError, check_private, create_private, encode_hex};
 
 /// The agent token, held in memory only to compare against presented tokens.
 pub struct AgentToken {
@@ -40,24 +38,7 @@ pub fn create(path: &Path) -> Result<bool, KeyError> {
     let mut bytes = Zeroizing::new([0u8; 32]);
     getrandom::fill(bytes.as_mut_slice()).map_err(|e| KeyError::Random(e.to_string()))?;
     let text = Zeroizing::new(format!("{}\n", encode_hex(bytes.as_slice())));
-    let io = |source| KeyError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    let mut file = match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-        Err(e) => return Err(io(e)),
-    };
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(io)?;
-    Ok(true)
+    create_private(path, text.as_bytes())
 }
 
 /// Reads the agent token, refusing loose permissions and anything but 64 hex digits.

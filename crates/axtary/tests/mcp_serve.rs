@@ -126,19 +126,7 @@ fn a_call_needing_approval_runs_when_retried_after_approval() {
         .as_str()
         .unwrap()
         .to_owned();
-    let out = home.run(
-        &[
-            "approvals",
-            "approve",
-            &id,
-            "--as",
-            "alice",
-            "--confirm-hash",
-            &hash,
-        ],
-        "",
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    home.approve(&id, &hash);
     let r = client(&home, "legacy", &["call", "http_request", &delete]);
     assert_eq!(r["is_error"], false, "{r}");
     assert_eq!(upstream.requests().len(), 1);

@@ -29,29 +29,12 @@ fn get(path: &str) -> String {
     )
 }
 
-fn ledger_jsonl(home: &Home) -> String {
-    let file = home.0.with_file_name("export.jsonl");
-    let out = home.run(
-        &[
-            "ledger",
-            "export",
-            "--format",
-            "jsonl",
-            "--out",
-            file.to_str().unwrap(),
-        ],
-        "",
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    std::fs::read_to_string(file).unwrap()
-}
-
 fn assert_no_canary(home: &Home, outputs: &[&std::process::Output]) {
     for o in outputs {
         assert!(!stdout(o).contains(CANARY), "stdout leaks: {}", stdout(o));
         assert!(!stderr(o).contains(CANARY), "stderr leaks: {}", stderr(o));
     }
-    assert!(!ledger_jsonl(home).contains(CANARY));
+    assert!(!home.ledger_jsonl().contains(CANARY));
 }
 
 #[test]
@@ -101,7 +84,7 @@ fn an_allowed_action_runs_with_the_brokered_credential_and_is_recorded() {
     );
 
     // decision and pass_issued were written together, before the effect; the outcome after.
-    let ledger = ledger_jsonl(&home);
+    let ledger = home.ledger_jsonl();
     let kinds: Vec<String> = ledger
         .lines()
         .map(|l| {
@@ -187,7 +170,7 @@ fn a_connector_timeout_is_recorded_as_failed() {
     let r = json(&out);
     assert_eq!(r["status"], "failed");
     assert_eq!(r["provider_reached"], true);
-    let ledger = ledger_jsonl(&home);
+    let ledger = home.ledger_jsonl();
     let last = ledger
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
@@ -207,7 +190,7 @@ fn dry_run_records_what_would_be_sent_and_sends_nothing() {
     assert_eq!(json(&out)["status"], "dry_run");
     assert!(upstream.requests().is_empty());
     assert!(stdout(&out).contains("/v1/customers/7"));
-    let ledger = ledger_jsonl(&home);
+    let ledger = home.ledger_jsonl();
     assert!(ledger.contains("would_send"), "{ledger}");
     assert_no_canary(&home, &[&out]);
 }
@@ -225,19 +208,7 @@ fn an_approved_action_runs_once_resubmitted_identically() {
     let hash = r["decision"]["action_hash"].as_str().unwrap().to_owned();
     assert!(upstream.requests().is_empty());
 
-    let out = home.run(
-        &[
-            "approvals",
-            "approve",
-            &id,
-            "--as",
-            "alice",
-            "--confirm-hash",
-            &hash,
-        ],
-        "",
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    home.approve(&id, &hash);
 
     // A different payload is a new request, not covered by the approval.
     let other = delete.replace("/v1/customers/7", "/v1/customers/8");
@@ -246,7 +217,7 @@ fn an_approved_action_runs_once_resubmitted_identically() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(json(&out)["status"], "executed");
     assert_eq!(json(&out)["decision"]["approvals"][0], id.as_str());
-    let ledger = ledger_jsonl(&home);
+    let ledger = home.ledger_jsonl();
     let approved = ledger
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
@@ -301,7 +272,8 @@ fn a_crash_between_pass_and_outcome_is_recorded_as_outcome_unknown() {
     // Once the pass has expired, the next process records what became of it.
     std::thread::sleep(std::time::Duration::from_millis(2100));
     assert_eq!(code(&home.run(&["run"], &get("/v1/after"))), 0);
-    let entries: Vec<serde_json::Value> = ledger_jsonl(&home)
+    let entries: Vec<serde_json::Value> = home
+        .ledger_jsonl()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();

@@ -215,23 +215,6 @@ fn http_action(method: &str, path: &str) -> String {
 const SLACK_OK: &str = r##"{"agent":"bot","connector":"slack","operation":"chat.post","input":{"channel":"#eng-bots","text":"hello"}}"##;
 const SLACK_GENERAL: &str = r##"{"agent":"bot","connector":"slack","operation":"chat.post","input":{"channel":"#general","text":"hello"}}"##;
 
-fn ledger_jsonl(home: &Home) -> String {
-    let file = home.0.with_file_name("export.jsonl");
-    let out = home.run(
-        &[
-            "ledger",
-            "export",
-            "--format",
-            "jsonl",
-            "--out",
-            file.to_str().unwrap(),
-        ],
-        "",
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    std::fs::read_to_string(file).unwrap()
-}
-
 #[test]
 fn every_route_but_healthz_needs_the_agent_token() {
     let home = Home::initialized();
@@ -492,7 +475,7 @@ fn actions_run_with_the_credential_injected_and_scrubbed() {
     }
     assert_eq!(d.stop().code(), Some(0), "{}", d.stderr());
     assert!(!d.stdout().contains(CANARY) && !d.stderr().contains(CANARY));
-    let ledger = ledger_jsonl(&home);
+    let ledger = home.ledger_jsonl();
     assert!(!ledger.contains(CANARY));
     assert!(ledger.contains("\"executed\""), "{ledger}");
 }
@@ -516,19 +499,7 @@ fn a_pending_action_runs_once_approved_from_the_cli_and_resubmitted() {
     assert_eq!(again.status, 202);
     assert_eq!(again.json()["approval_id"], id.as_str());
 
-    let out = home.run(
-        &[
-            "approvals",
-            "approve",
-            &id,
-            "--as",
-            "alice",
-            "--confirm-hash",
-            &hash,
-        ],
-        "",
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    home.approve(&id, &hash);
     assert_eq!(
         d.call("GET", &format!("/v1/approvals/{id}"), "").json()["status"],
         "approved"
@@ -678,7 +649,7 @@ fn a_client_that_hangs_up_does_not_cancel_the_action() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(d.stop().code(), Some(0));
-    let ledger = ledger_jsonl(&home);
+    let ledger = home.ledger_jsonl();
     assert!(ledger.contains("\"kind\":\"executed\""), "{ledger}");
     assert!(!ledger.contains("outcome_unknown"), "{ledger}");
 }
@@ -747,7 +718,8 @@ fn policy_changes_are_reloaded_and_a_bad_policy_keeps_the_good_one() {
     );
     // Each policy in force is in the ledger.
     assert_eq!(d.stop().code(), Some(0));
-    let loads = ledger_jsonl(&home)
+    let loads = home
+        .ledger_jsonl()
         .lines()
         .filter(|l| l.contains("\"policy_loaded\""))
         .count();
@@ -823,7 +795,7 @@ fn sigterm_finishes_in_flight_requests_then_checkpoints() {
 
     // The outcome (queued, not awaited, by the daemon) was flushed, and the newest checkpoint
     // covers every entry.
-    let ledger = ledger_jsonl(&home);
+    let ledger = home.ledger_jsonl();
     assert!(
         ledger.lines().any(|l| l.contains("\"executed\"")),
         "{ledger}"
@@ -952,7 +924,7 @@ impl Daemon {
         let code = self.stop().code();
         assert!(!self.stdout().contains(CANARY), "stdout leaks");
         assert!(!self.stderr().contains(CANARY), "stderr leaks");
-        assert!(!ledger_jsonl(home).contains(CANARY), "the ledger leaks");
+        assert!(!home.ledger_jsonl().contains(CANARY), "the ledger leaks");
         code
     }
 }

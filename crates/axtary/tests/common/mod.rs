@@ -67,6 +67,41 @@ impl Home {
     pub fn path(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
+
+    /// Approves approval `id` (of the action hashed `hash`) as `alice`, as a human would.
+    pub fn approve(&self, id: &str, hash: &str) {
+        let out = self.run(
+            &[
+                "approvals",
+                "approve",
+                id,
+                "--as",
+                "alice",
+                "--confirm-hash",
+                hash,
+            ],
+            "",
+        );
+        assert!(out.status.success(), "approve failed: {}", stderr(&out));
+    }
+
+    /// The whole ledger, decoded, one JSON entry per line (`ledger export --format jsonl`).
+    pub fn ledger_jsonl(&self) -> String {
+        let file = self.0.with_file_name("export.jsonl");
+        let out = self.run(
+            &[
+                "ledger",
+                "export",
+                "--format",
+                "jsonl",
+                "--out",
+                file.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        std::fs::read_to_string(file).unwrap()
+    }
 }
 
 impl Drop for Home {
