@@ -35,7 +35,11 @@ impl Daemon {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut first = String::new();
         stdout.read_line(&mut first).unwrap();
-        let Some(url) = first.trim().strip_prefix("listening on ").map(str::to_owned) else {
+        let Some(url) = first
+            .trim()
+            .strip_prefix("listening on ")
+            .map(str::to_owned)
+        else {
             let mut err = String::new();
             let _ = child.stderr.take().unwrap().read_to_string(&mut err);
             let _ = child.kill();
@@ -102,7 +106,10 @@ fn client(d: &Daemon, token: &str, mode: &str, step: &[&str]) -> Value {
         "client failed: {}\n{text}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(!text.contains(CANARY), "a secret reached the MCP client: {text}");
+    assert!(
+        !text.contains(CANARY),
+        "a secret reached the MCP client: {text}"
+    );
     serde_json::from_str(text.trim())
         .unwrap_or_else(|e| panic!("client output is not JSON ({e}): {text}"))
 }
@@ -114,11 +121,33 @@ fn http_args(method: &str, path: &str) -> String {
 fn ledger_jsonl(home: &Home) -> String {
     let file = home.0.with_file_name("export.jsonl");
     let out = home.run(
-        &["ledger", "export", "--format", "jsonl", "--out", file.to_str().unwrap()],
+        &[
+            "ledger",
+            "export",
+            "--format",
+            "jsonl",
+            "--out",
+            file.to_str().unwrap(),
+        ],
         "",
     );
     assert!(out.status.success(), "{}", stderr(&out));
     std::fs::read_to_string(file).unwrap()
+}
+
+/// The bodies of the decisions recorded for requests to `path` on the upstream.
+fn decisions_for(home: &Home, path: &str) -> Vec<Value> {
+    ledger_jsonl(home)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["kind"] == "decision")
+        .map(|e| e["body"].clone())
+        .filter(|b| {
+            b["payload"]["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with(path))
+        })
+        .collect()
 }
 
 #[test]
@@ -127,7 +156,11 @@ fn sdk_clients_of_both_eras_list_and_call_tools_over_http() {
     let home = home_with(&upstream);
     let d = Daemon::start(&home);
     for mode in ["legacy", "auto"] {
-        let era = if mode == "legacy" { "2025-11-25" } else { "2026-07-28" };
+        let era = if mode == "legacy" {
+            "2025-11-25"
+        } else {
+            "2026-07-28"
+        };
         let listed = client(&d, &d.token, mode, &["list"]);
         assert_eq!(listed["protocol_version"], era, "{listed}");
         assert_eq!(listed["server"], "axtary");
@@ -138,7 +171,12 @@ fn sdk_clients_of_both_eras_list_and_call_tools_over_http() {
         );
 
         let path = format!("/v1/customers/{mode}");
-        let r = client(&d, &d.token, mode, &["call", "http_request", &http_args("GET", &path)]);
+        let r = client(
+            &d,
+            &d.token,
+            mode,
+            &["call", "http_request", &http_args("GET", &path)],
+        );
         assert_eq!(r["protocol_version"], era, "{r}");
         assert_eq!(r["is_error"], false, "{mode}: {r}");
         assert_eq!(r["structured"]["status"], "executed");
@@ -155,7 +193,11 @@ fn sdk_clients_of_both_eras_list_and_call_tools_over_http() {
         );
         assert_eq!(r["is_error"], true, "{r}");
         assert!(r["text"].as_str().unwrap().contains("Axtary denied"), "{r}");
-        assert_eq!(upstream.requests().len(), before, "a denied call reached the upstream");
+        assert_eq!(
+            upstream.requests().len(),
+            before,
+            "a denied call reached the upstream"
+        );
     }
     let seen = upstream.requests();
     assert_eq!(seen.len(), 2);
@@ -163,16 +205,12 @@ fn sdk_clients_of_both_eras_list_and_call_tools_over_http() {
     assert_eq!(seen[1].path, "/v1/customers/auto");
 
     // Recorded as the default agent on the `mcp-http` surface.
-    let ledger = ledger_jsonl(&home);
-    let decisions: Vec<Value> = ledger
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|e| e.to_string().contains("/v1/customers"))
-        .collect();
-    assert!(!decisions.is_empty());
-    for e in &decisions {
-        let text = e.to_string();
-        assert!(text.contains("\"mcp-http\""), "{text}");
+    let decisions = decisions_for(&home, "/v1/customers");
+    assert_eq!(decisions.len(), 4, "{decisions:?}");
+    for body in &decisions {
+        assert_eq!(body["agent"], "mcp-http", "{body}");
+        assert_eq!(body["surface"], "mcp-http", "{body}");
+        assert_eq!(body["context"]["tool"], "http_request", "{body}");
     }
     assert!(home.run(&["ledger", "verify"], "").status.success());
 }
@@ -185,7 +223,10 @@ fn the_sdk_client_needs_the_agent_token() {
     for mode in ["legacy", "auto"] {
         for token in ["-", &"0".repeat(64)] {
             let r = client(&d, token, mode, &["list"]);
-            assert!(r.get("exception").is_some(), "{mode}: listed without the token: {r}");
+            let failure = r["exception"].as_str().unwrap_or_else(|| {
+                panic!("{mode}: listed without the token: {r}");
+            });
+            assert!(failure.contains("error response"), "{failure}");
         }
     }
     let r = request(
@@ -231,10 +272,20 @@ fn origins_other_than_loopback_are_refused_with_403() {
             assert_eq!(r.code(), "forbidden_origin");
         }
         // Refused before the token is even looked at.
-        let r = request(&d.url, "POST", "/mcp", &[("origin", origin)], INIT.as_bytes());
+        let r = request(
+            &d.url,
+            "POST",
+            "/mcp",
+            &[("origin", origin)],
+            INIT.as_bytes(),
+        );
         assert_eq!(r.status, 403);
     }
-    for origin in ["http://localhost:3000", "http://127.0.0.1", "https://[::1]:8443"] {
+    for origin in [
+        "http://localhost:3000",
+        "http://127.0.0.1",
+        "https://[::1]:8443",
+    ] {
         let r = d.mcp("POST", &[("origin", origin)], INIT);
         assert_eq!(r.status, 200, "{origin}: {}", r.text());
     }
@@ -261,7 +312,10 @@ fn the_transport_rules_of_streamable_http() {
     let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
     let r = d.mcp(
         "POST",
-        &[("mcp-session-id", &session), ("mcp-protocol-version", "2025-11-25")],
+        &[
+            ("mcp-session-id", &session),
+            ("mcp-protocol-version", "2025-11-25"),
+        ],
         note,
     );
     assert_eq!(r.status, 202, "{}", r.text());
@@ -284,7 +338,10 @@ fn the_transport_rules_of_streamable_http() {
         &d.url,
         "POST",
         "/mcp",
-        &[("authorization", &format!("Bearer {}", d.token)), ("accept", "text/event-stream")],
+        &[
+            ("authorization", &format!("Bearer {}", d.token)),
+            ("accept", "text/event-stream"),
+        ],
         ping.as_bytes(),
     );
     assert_eq!(r.status, 406, "{}", r.text());
@@ -297,14 +354,34 @@ fn the_transport_rules_of_streamable_http() {
 
     // Malformed bodies: JSON-RPC errors with 400; a batch is refused.
     let r = d.mcp("POST", &[], "{not json");
-    assert_eq!((r.status, r.json()["error"]["code"].clone()), (400, json!(-32700)));
-    let r = d.mcp("POST", &[], r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#);
-    assert_eq!((r.status, r.json()["error"]["code"].clone()), (400, json!(-32700)));
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (400, json!(-32700))
+    );
+    let r = d.mcp(
+        "POST",
+        &[],
+        r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (400, json!(-32700))
+    );
     let r = d.mcp("POST", &[], &format!("[{ping}]"));
-    assert_eq!((r.status, r.json()["error"]["code"].clone()), (400, json!(-32600)));
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (400, json!(-32600))
+    );
     // Errors of understood requests are ordinary answers.
-    let r = d.mcp("POST", &[], r#"{"jsonrpc":"2.0","id":3,"method":"no/such"}"#);
-    assert_eq!((r.status, r.json()["error"]["code"].clone()), (200, json!(-32601)));
+    let r = d.mcp(
+        "POST",
+        &[],
+        r#"{"jsonrpc":"2.0","id":3,"method":"no/such"}"#,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (200, json!(-32601))
+    );
 
     // Too large: 413 before anything is parsed.
     let big = format!(
@@ -347,7 +424,10 @@ fn headers_that_disagree_with_the_body_are_refused_with_32020() {
     // Mcp-Method is checked for legacy requests too.
     let r = d.mcp("POST", &[("mcp-method", "tools/list")], INIT);
     assert_eq!(r.json()["error"]["code"], -32020);
-    assert!(upstream.requests().is_empty(), "a refused call reached the upstream");
+    assert!(
+        upstream.requests().is_empty(),
+        "a refused call reached the upstream"
+    );
 
     // Matching headers (the name also base64-encoded, as clients may send it) run the call.
     let mut encoded = good.to_vec();
@@ -368,10 +448,14 @@ fn the_agent_is_named_by_the_axtary_agent_header() {
     let home = home_with(&upstream);
     let d = Daemon::start(&home);
     let args = json!({"upstream": "internal-api", "method": "GET", "path": "/v1/agent-check"});
-    let r = d.mcp("POST", &[("axtary-agent", "claude-code")], &modern_call("http_request", &args));
+    let r = d.mcp(
+        "POST",
+        &[("axtary-agent", "claude-code")],
+        &modern_call("http_request", &args),
+    );
     assert_eq!(r.json()["result"]["isError"], false, "{}", r.text());
-    let ledger = ledger_jsonl(&home);
-    let entries: Vec<&str> = ledger.lines().filter(|l| l.contains("/v1/agent-check")).collect();
-    assert!(!entries.is_empty());
-    assert!(entries.iter().any(|l| l.contains("\"claude-code\"")), "{entries:?}");
+    let decisions = decisions_for(&home, "/v1/agent-check");
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    assert_eq!(decisions[0]["agent"], "claude-code");
+    assert_eq!(decisions[0]["surface"], "mcp-http");
 }

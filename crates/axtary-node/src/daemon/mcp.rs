@@ -96,9 +96,9 @@ fn is_loopback_origin(origin: &str) -> bool {
     };
     match &rest[host.len()..] {
         "" => true,
-        port => port
-            .strip_prefix(':')
-            .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())),
+        port => port.strip_prefix(':').is_some_and(|p| {
+            !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit())
+        }),
     }
 }
 
@@ -112,7 +112,14 @@ fn accepts_json(headers: &HeaderMap) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|range| range.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|range| {
+            range
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .any(|range| matches!(range.as_str(), "application/json" | "application/*" | "*/*"))
 }
 
@@ -137,8 +144,11 @@ pub(super) async fn post(
         None => DEFAULT_AGENT.to_owned(),
         Some(Ok(a)) => a.trim().to_owned(),
         Some(Err(_)) => {
-            return ApiError::new(ErrorCode::InvalidRequest, "`Axtary-Agent` is not visible ASCII")
-                .into_response();
+            return ApiError::new(
+                ErrorCode::InvalidRequest,
+                "`Axtary-Agent` is not visible ASCII",
+            )
+            .into_response();
         }
     };
     let server = McpServer::new(Arc::clone(&d.node), agent, SURFACE);
