@@ -459,3 +459,44 @@ fn the_agent_is_named_by_the_axtary_agent_header() {
     assert_eq!(decisions[0]["agent"], "claude-code");
     assert_eq!(decisions[0]["surface"], "mcp-http");
 }
+
+#[test]
+fn a_call_needing_approval_runs_when_retried_after_approval() {
+    let upstream = Upstream::start();
+    let home = home_with(&upstream);
+    let d = Daemon::start(&home);
+    let delete = http_args("DELETE", "/v1/customers/9");
+    let r = client(&d, &d.token, "auto", &["call", "http_request", &delete]);
+    assert_eq!(r["is_error"], true, "{r}");
+    assert_eq!(r["structured"]["status"], "pending_approval");
+    let id = r["structured"]["approval_id"].as_str().unwrap().to_owned();
+    assert!(
+        r["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("axtary approvals approve {id}"))
+    );
+    let hash = r["structured"]["decision"]["action_hash"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(upstream.requests().is_empty());
+    let out = home.run(
+        &[
+            "approvals",
+            "approve",
+            &id,
+            "--as",
+            "alice",
+            "--confirm-hash",
+            &hash,
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The identical call, from a client of the other era, now runs.
+    let r = client(&d, &d.token, "legacy", &["call", "http_request", &delete]);
+    assert_eq!(r["is_error"], false, "{r}");
+    assert_eq!(upstream.requests().len(), 1);
+    assert_eq!(upstream.requests()[0].method, "DELETE");
+}

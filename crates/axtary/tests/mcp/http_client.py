@@ -6,6 +6,7 @@ Prints one JSON object on stdout with what the client saw; a failure to connect 
 error prints {"exception": "..."} and exits 0, so the test can assert on it.
 """
 import asyncio
+import builtins
 import json
 import sys
 
@@ -16,7 +17,8 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 def describe(e: BaseException) -> str:
     # anyio task groups wrap the real failure in (nested) exception groups.
-    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
+    group = getattr(builtins, "BaseExceptionGroup", ())
+    while isinstance(e, group) and len(e.exceptions) == 1:
         e = e.exceptions[0]
     return f"{type(e).__name__}: {e}"
 
