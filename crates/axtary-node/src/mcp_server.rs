@@ -23,7 +23,7 @@ use crate::pipeline::{Node, RunOptions, RunResult, RunStatus};
 pub const HANDSHAKE_VERSIONS: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 /// Stateless revisions (`server/discover`).
 pub const MODERN_VERSIONS: &[&str] = &["2026-07-28"];
-const PROTOCOL_VERSION_META: &str = "io.modelcontextprotocol/protocolVersion";
+pub(crate) const PROTOCOL_VERSION_META: &str = "io.modelcontextprotocol/protocolVersion";
 const SERVER_INFO_META: &str = "io.modelcontextprotocol/serverInfo";
 
 const PARSE_ERROR: i64 = -32700;
@@ -214,11 +214,17 @@ impl McpServer {
             .collect()
     }
 
+    /// The largest message accepted: twice `limits.max_payload_bytes`, since the JSON-RPC
+    /// envelope wraps arguments that the node holds to the limit itself.
+    pub fn max_message_bytes(&self) -> usize {
+        self.node.limits().max_bytes.saturating_mul(2)
+    }
+
     /// Handles one message (a line of stdio, or an HTTP body). Returns the response to send,
     /// if any: notifications and responses get none.
     pub async fn handle(&self, bytes: &[u8]) -> Option<Value> {
         let limits = Limits {
-            max_bytes: self.node.limits().max_bytes.saturating_mul(2),
+            max_bytes: self.max_message_bytes(),
             ..Limits::default()
         };
         let message = match json::parse_strict(bytes, limits) {
@@ -461,7 +467,7 @@ pub async fn serve_stdio(server: Arc<McpServer>) -> std::io::Result<()> {
         }
     });
     let mut input = BufReader::new(tokio::io::stdin());
-    let max = server.node.limits().max_bytes.saturating_mul(2);
+    let max = server.max_message_bytes();
     let mut tasks = tokio::task::JoinSet::new();
     while let Some(line) = next_line(&mut input, max).await? {
         let line = match line {

@@ -230,6 +230,13 @@ fn every_route_but_healthz_needs_the_agent_token() {
         ("GET", "/metrics", ""),
         ("GET", "/openapi.json", ""),
         ("GET", "/proxy/internal-api/v1/x", ""),
+        (
+            "POST",
+            "/mcp",
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#,
+        ),
+        ("GET", "/mcp", ""),
+        ("DELETE", "/mcp", ""),
     ] {
         for headers in [
             vec![],

@@ -19,6 +19,10 @@ pub enum ErrorCode {
     NotFound,
     /// The route exists but not for this method.
     MethodNotAllowed,
+    /// `/mcp`: the request's `Origin` is not a loopback origin (DNS-rebinding defence).
+    ForbiddenOrigin,
+    /// `/mcp`: the request's `Accept` does not admit `application/json`.
+    NotAcceptable,
     /// Policy (or a human, or a failure that fails closed) denied the action. Nothing ran.
     Denied,
     /// The action waits for a human approval (proxy only; `/v1/actions` answers 202).
@@ -40,6 +44,8 @@ impl ErrorCode {
         ErrorCode::PayloadTooLarge,
         ErrorCode::NotFound,
         ErrorCode::MethodNotAllowed,
+        ErrorCode::ForbiddenOrigin,
+        ErrorCode::NotAcceptable,
         ErrorCode::Denied,
         ErrorCode::ApprovalRequired,
         ErrorCode::LedgerUnavailable,
@@ -54,6 +60,8 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::ForbiddenOrigin => "forbidden_origin",
+            ErrorCode::NotAcceptable => "not_acceptable",
             ErrorCode::Denied => "denied",
             ErrorCode::ApprovalRequired => "approval_required",
             ErrorCode::LedgerUnavailable => "ledger_unavailable",
@@ -70,6 +78,8 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::ForbiddenOrigin => StatusCode::FORBIDDEN,
+            ErrorCode::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ErrorCode::Denied | ErrorCode::ApprovalRequired => StatusCode::FORBIDDEN,
             ErrorCode::LedgerUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::ActionFailed => StatusCode::BAD_GATEWAY,

@@ -24,11 +24,12 @@ pub enum Route {
     Health,
     Metrics,
     Openapi,
+    Mcp,
     Other,
 }
 
 impl Route {
-    const ALL: [Route; 8] = [
+    const ALL: [Route; 9] = [
         Route::Actions,
         Route::Decide,
         Route::Approvals,
@@ -36,6 +37,7 @@ impl Route {
         Route::Health,
         Route::Metrics,
         Route::Openapi,
+        Route::Mcp,
         Route::Other,
     ];
 
@@ -46,6 +48,7 @@ impl Route {
             "/healthz" => Route::Health,
             "/metrics" => Route::Metrics,
             "/openapi.json" => Route::Openapi,
+            "/mcp" => Route::Mcp,
             p if p.starts_with("/v1/approvals/") => Route::Approvals,
             p if p.starts_with("/proxy/") => Route::Proxy,
             _ => Route::Other,
@@ -61,6 +64,7 @@ impl Route {
             Route::Health => "/healthz",
             Route::Metrics => "/metrics",
             Route::Openapi => "/openapi.json",
+            Route::Mcp => "/mcp",
             Route::Other => "other",
         }
     }
@@ -108,7 +112,7 @@ const STATUSES: [(RunStatus, &str); 5] = [
 pub struct Metrics {
     decisions: [AtomicU64; 3],
     runs: [AtomicU64; 5],
-    latency: [Histogram; 8],
+    latency: [Histogram; 9],
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
 }

@@ -8,6 +8,7 @@
 //! GET  /healthz          no auth: policy status and ledger size
 //! GET  /metrics          Prometheus text
 //! GET  /openapi.json     the OpenAPI 3.1 document (also docs/openapi.json)
+//! POST /mcp              MCP Streamable HTTP: the tools of `axtary mcp serve` (mcp.rs)
 //! ```
 //!
 //! **Invariant:** every route but `/healthz` checks the agent token (constant time) before it
@@ -19,6 +20,7 @@
 //! internal errors) goes to the [`Reporter`] the binary passes in.
 
 mod error;
+mod mcp;
 mod metrics;
 mod openapi;
 mod proxy;
@@ -44,6 +46,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
 pub use error::{ApiError, ErrorCode};
+pub use mcp::DEFAULT_AGENT as MCP_DEFAULT_AGENT;
 pub use openapi::document as openapi_document;
 
 use crate::approvals::Approvals;
@@ -171,6 +174,7 @@ fn router(daemon: St) -> Router {
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi_json))
         .route("/proxy/{*rest}", any(proxy::proxy))
+        .route("/mcp", post(mcp::post).get(mcp::get).delete(mcp::delete))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(Arc::clone(&daemon), track))

@@ -132,6 +132,54 @@ pub fn document() -> Value {
                     "401": error_response("`unauthorized`"),
                 }
             }},
+            "/mcp": {
+                "post": {
+                    "operationId": "mcp",
+                    "summary": "MCP Streamable HTTP: the tools of `axtary mcp serve`, each call run through the whole pipeline",
+                    "description": "One JSON-RPC message per POST (no batches), in either protocol era: `initialize` (2024-11-05 to 2025-11-25; the answer carries a random `MCP-Session-Id`, which later requests may echo and which grants nothing) or 2026-07-28 (`server/discover`, `_meta` on every request). Answers are always `application/json`, never an SSE stream. Tool calls are made as the `Axtary-Agent` header's value, default `mcp-http`, and recorded with surface `mcp-http`. Denials and pending approvals are tool results with `isError: true`. A request with an `Origin` that is not loopback is refused (403) before anything else.",
+                    "parameters": [
+                        {"name": "Accept", "in": "header", "schema": {"type": "string"}, "description": "Must admit `application/json` (clients send `application/json, text/event-stream`)"},
+                        {"name": "MCP-Protocol-Version", "in": "header", "schema": {"type": "string"}, "description": "If present, a revision this server speaks; for 2026-07-28 requests, equal to `_meta`'s version"},
+                        {"name": "MCP-Session-Id", "in": "header", "schema": {"type": "string"}, "description": "Accepted, not required"},
+                        {"name": "Mcp-Method", "in": "header", "schema": {"type": "string"}, "description": "If present, equal to the body's `method`"},
+                        {"name": "Mcp-Name", "in": "header", "schema": {"type": "string"}, "description": "If present on `tools/call`, equal to `params.name` (verbatim or `=?base64?...?=`)"},
+                        {"name": "Axtary-Agent", "in": "header", "schema": {"type": "string"}, "description": "The agent tool calls are made as (default `mcp-http`)"},
+                        {"name": "Origin", "in": "header", "schema": {"type": "string"}, "description": "If present, `http(s)://localhost|127.0.0.1|[::1]` with an optional port"}
+                    ],
+                    "requestBody": {"required": true, "description": "One JSON-RPC 2.0 request, notification or response (strict JSON, at most twice `limits.max_payload_bytes`)",
+                                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JsonRpcMessage"}}}},
+                    "responses": {
+                        "200": {"description": "The JSON-RPC response (a result, or an error for a request that was understood: unknown method or tool, bad params, unsupported `_meta` version)",
+                                "headers": {"MCP-Session-Id": {"schema": {"type": "string"}, "description": "On a successful `initialize` only"}},
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JsonRpcMessage"}}}},
+                        "202": {"description": "A notification or a response was accepted; no body"},
+                        "400": {"description": "A JSON-RPC error: -32700 (not JSON), -32600 (not a single JSON-RPC message), -32022 (unsupported `MCP-Protocol-Version`), -32020 (`Mcp-Method`, `Mcp-Name` or `MCP-Protocol-Version` disagrees with the body)",
+                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JsonRpcMessage"}}}},
+                        "401": error_response("`unauthorized`: missing or wrong agent token"),
+                        "403": error_response("`forbidden_origin`: the `Origin` is not a loopback origin"),
+                        "406": error_response("`not_acceptable`: `Accept` does not admit `application/json`"),
+                        "413": error_response("`payload_too_large`: the body exceeds twice `limits.max_payload_bytes`"),
+                    }
+                },
+                "get": {
+                    "operationId": "mcpStream",
+                    "summary": "Not offered: the server sends no messages of its own (405, `Allow: POST, DELETE`)",
+                    "responses": {
+                        "401": error_response("`unauthorized`"),
+                        "403": error_response("`forbidden_origin`"),
+                        "405": error_response("`method_not_allowed`"),
+                    }
+                },
+                "delete": {
+                    "operationId": "mcpEndSession",
+                    "summary": "End an MCP session (sessions hold no state, so this is a no-op)",
+                    "responses": {
+                        "204": {"description": "Ended"},
+                        "401": error_response("`unauthorized`"),
+                        "403": error_response("`forbidden_origin`"),
+                    }
+                },
+            },
             "/proxy/{upstream}/{path}": {
                 "get": proxy_op("Get"), "head": proxy_op("Head"), "post": proxy_op("Post"),
                 "put": proxy_op("Put"), "patch": proxy_op("Patch"), "delete": proxy_op("Delete"),
@@ -226,6 +274,20 @@ pub fn document() -> Value {
                         "code": {"enum": codes},
                         "message": {"type": "string"},
                         "hint": {"type": "string"}
+                    }
+                },
+                "JsonRpcMessage": {
+                    "type": "object",
+                    "description": "A JSON-RPC 2.0 message (MCP, refs: modelcontextprotocol.io/specification)",
+                    "required": ["jsonrpc"],
+                    "properties": {
+                        "jsonrpc": {"const": "2.0"},
+                        "id": {"type": ["string", "integer", "null"]},
+                        "method": {"type": "string"},
+                        "params": {"type": "object"},
+                        "result": {"type": "object"},
+                        "error": {"type": "object", "required": ["code", "message"], "properties": {
+                            "code": {"type": "integer"}, "message": {"type": "string"}, "data": {}}}
                     }
                 },
                 "ErrorBody": {

@@ -116,6 +116,7 @@ fn banner(home: &Home, addr: SocketAddr) -> String {
          \x20               http://{addr}/v1/decide\n\
          run:          POST http://{addr}/v1/actions (same body; ?wait=SECONDS for approvals)\n\
          proxy:        http://{addr}/proxy/UPSTREAM/PATH for upstreams under connectors.http\n\
+         MCP:          http://{addr}/mcp (Streamable HTTP; same token; the tools of `axtary mcp serve`)\n\
          API:          GET http://{addr}/openapi.json (docs/http-api.md)\n\
          watch:        axtary ledger tail -f\n\
          stop:         Ctrl-C or SIGTERM (finishes in-flight requests, flushes the ledger, signs a checkpoint)\n"
