@@ -182,6 +182,21 @@ CREATE TABLE IF NOT EXISTS used_jti (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL)
 /// WAL pages after which a one-shot process checkpoints (SQLite's default is 1000).
 const ONE_SHOT_WAL_PAGES: i64 = 128;
 
+/// Version of [`SCHEMA`], kept in `PRAGMA user_version`. Bump it with every schema change:
+/// a database at this version is not sent the schema again, which spares every one-shot
+/// process (a hook call) parsing a dozen `CREATE ... IF NOT EXISTS` statements.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Creates the ledger's tables unless the database is at [`SCHEMA_VERSION`] already.
+fn ensure_schema(conn: &Connection) -> Result<(), LedgerError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < SCHEMA_VERSION {
+        conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    Ok(())
+}
+
 /// Opens a connection with the settings every ledger connection uses.
 pub fn connect(path: &Path) -> Result<Connection, LedgerError> {
     // The ledger holds payloads: create it owner-only (SQLite gives its WAL and shared-memory
@@ -305,7 +320,7 @@ impl Ledger {
             // every few dozen invocations). The daemon keeps SQLite's default.
             conn.pragma_update(None, "wal_autocheckpoint", ONE_SHOT_WAL_PAGES)?;
         }
-        conn.execute_batch(SCHEMA)?;
+        ensure_schema(&conn)?;
         let stored: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'origin'", [], |r| {
                 r.get(0)
@@ -871,7 +886,7 @@ impl Reader {
             )));
         }
         let conn = connect(path)?;
-        conn.execute_batch(SCHEMA)?;
+        ensure_schema(&conn)?;
         Ok(Reader {
             conn,
             path: path.to_path_buf(),
