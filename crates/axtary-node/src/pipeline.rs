@@ -180,29 +180,20 @@ impl Node {
     /// load does not fail the open: the node then denies everything and says why.
     pub fn open(home: &Home, opts: NodeOptions) -> Result<Node> {
         let config = home.config()?;
-        let key = keys::load_node_key(&home.key_path()).with_context(|| {
-            format!(
-                "cannot load the node key (run `axtary init`? home is `{}`)",
-                home.root().display()
-            )
-        })?;
-        let ledger_key = key.clone();
-        let ledger = Ledger::open(
-            &home.ledger_path(),
-            &checkpoint::origin(&config.node),
-            ledger_key,
-            LedgerOptions {
-                checkpoint_on_close: opts.checkpoint_on_close,
-                // Long-lived processes (the daemon, MCP servers) checkpoint the WAL on a
-                // thread of their own; one-shot ones keep SQLite's inline checkpoints.
-                background_wal_checkpoints: opts.checkpoint_on_close,
-                ..LedgerOptions::default()
-            },
-        )
-        .with_context(|| format!("cannot open the ledger `{}`", home.ledger_path().display()))?;
         let policy_path = policy_file::path(home, &config, opts.policy_path.as_deref());
         let policy_env = policy_file::env(home);
-        let loaded = policy_file::load(&policy_path, &policy_env).map(|(l, _)| l);
+        // Compiling the policy is most of a one-shot process's work (the hook runs once per
+        // tool call): do it on a second core while this one opens the key and the ledger.
+        let (loaded, opened) = std::thread::scope(|scope| {
+            let policy = scope.spawn(|| policy_file::load(&policy_path, &policy_env));
+            let opened = Self::open_ledger(home, &config, &opts);
+            let loaded = match policy.join() {
+                Ok(result) => result.map(|(l, _)| l),
+                Err(_) => Err(LoadFailure::internal("the policy loader panicked")),
+            };
+            (loaded, opened)
+        });
+        let (key, ledger) = opened?;
         let normalize = NormalizeOptions {
             limits: config.json_limits(),
             user_home: home::user_home(),
@@ -221,6 +212,30 @@ impl Node {
             own_key,
             connectors: OnceLock::new(),
         })
+    }
+
+    /// The node key and the ledger it signs.
+    fn open_ledger(home: &Home, config: &Config, opts: &NodeOptions) -> Result<(NodeKey, Ledger)> {
+        let key = keys::load_node_key(&home.key_path()).with_context(|| {
+            format!(
+                "cannot load the node key (run `axtary init`? home is `{}`)",
+                home.root().display()
+            )
+        })?;
+        let ledger = Ledger::open(
+            &home.ledger_path(),
+            &checkpoint::origin(&config.node),
+            key.clone(),
+            LedgerOptions {
+                checkpoint_on_close: opts.checkpoint_on_close,
+                // Long-lived processes (the daemon, MCP servers) checkpoint the WAL on a
+                // thread of their own; one-shot ones keep SQLite's inline checkpoints.
+                background_wal_checkpoints: opts.checkpoint_on_close,
+                ..LedgerOptions::default()
+            },
+        )
+        .with_context(|| format!("cannot open the ledger `{}`", home.ledger_path().display()))?;
+        Ok((key, ledger))
     }
 
     pub fn home(&self) -> &Home {

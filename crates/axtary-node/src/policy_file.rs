@@ -16,6 +16,17 @@ pub struct LoadFailure {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl LoadFailure {
+    /// A failure of the loader itself (every action is denied, as for any other failure).
+    pub fn internal(why: &str) -> Self {
+        Self {
+            summary: format!("the policy could not be loaded: {why}"),
+            details: format!("error: the policy could not be loaded: {why}\n"),
+            diagnostics: Vec::new(),
+        }
+    }
+}
+
 /// The policy to use: `--policy` if given, else the one named by the home's config.
 pub fn path(home: &Home, config: &Config, flag: Option<&Path>) -> PathBuf {
     match flag {

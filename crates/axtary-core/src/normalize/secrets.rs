@@ -113,7 +113,12 @@ static EACH: LazyLock<Option<Vec<(&'static str, Regex)>>> = LazyLock::new(|| {
 const LITERALS: &[&str] = &[
     "AKIA",
     "ASIA",
-    "gh",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
     "xox",
     "hooks.slack.com",
     "-----BEGIN ",
@@ -125,13 +130,15 @@ const LITERALS: &[&str] = &[
 ];
 
 /// Whether a regex detector could match `text`: one of [`LITERALS`], or (for the
-/// case-insensitive AWS secret key names) `secret` in any case.
+/// case-insensitive AWS secret key names) both `secret` and `access` in any case. Kept tight:
+/// ordinary prose ("secrets", "high") must not cost a process the regex compilation.
 fn may_match(text: &str) -> bool {
-    LITERALS.iter().any(|l| text.contains(l))
-        || text
-            .as_bytes()
-            .windows(6)
-            .any(|w| w.eq_ignore_ascii_case(b"secret"))
+    let contains_ci = |word: &[u8]| {
+        text.as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word))
+    };
+    LITERALS.iter().any(|l| text.contains(l)) || (contains_ci(b"secret") && contains_ci(b"access"))
 }
 
 /// Names of the detectors that match anywhere in `text`, added to `found`.
