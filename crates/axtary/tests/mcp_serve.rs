@@ -9,22 +9,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::upstream::Upstream;
-use common::{Home, stderr};
+use common::Home;
 use serde_json::{Value, json};
 
 const CANARY: &str = "canary-mcp-77c1d0-SECRET-never-shown";
 
 fn home_with(upstream: &Upstream) -> Home {
-    let home = Home::initialized();
-    let mut config = std::fs::read_to_string(home.path("config.yaml")).unwrap();
-    config.push_str(&format!(
-        "connectors:\n  http:\n    upstreams:\n      internal-api:\n        base_url: {}\n        methods: [GET, POST, DELETE]\n        auth_header: \"Authorization: Bearer {{secret}}\"\n        secret: \"secret:api-token\"\n",
-        upstream.url
-    ));
-    std::fs::write(home.path("config.yaml"), config).unwrap();
-    let out = home.run(&["secrets", "set", "api-token"], CANARY);
-    assert!(out.status.success(), "{}", stderr(&out));
-    home
+    common::upstream::home_with(upstream, CANARY, "", "")
 }
 
 /// Runs the SDK client script for one step; returns what it printed.

@@ -11,16 +11,7 @@ const CANARY: &str = "canary-8f3b2c-SECRET-do-not-leak-6a1e";
 
 /// An initialized home whose `http` connector points at `upstream` with a canary credential.
 fn home_with(upstream: &Upstream, extra: &str) -> Home {
-    let home = Home::initialized();
-    let mut config = std::fs::read_to_string(home.path("config.yaml")).unwrap();
-    config.push_str(&format!(
-        "connectors:\n  http:\n    upstreams:\n      internal-api:\n        base_url: {}\n        methods: [GET, POST, DELETE]\n        auth_header: \"Authorization: Bearer {{secret}}\"\n        secret: \"secret:api-token\"\n        timeout_secs: 1\n{extra}",
-        upstream.url
-    ));
-    std::fs::write(home.path("config.yaml"), config).unwrap();
-    let out = home.run(&["secrets", "set", "api-token"], CANARY);
-    assert!(out.status.success(), "{}", stderr(&out));
-    home
+    common::upstream::home_with(upstream, CANARY, "        timeout_secs: 1\n", extra)
 }
 
 fn get(path: &str) -> String {

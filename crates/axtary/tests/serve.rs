@@ -194,16 +194,8 @@ impl Drop for Daemon {
 
 /// An initialized home whose `http` connector points at `upstream` with the canary credential.
 fn home_with(upstream: &Upstream, timeout_secs: u32, extra: &str) -> Home {
-    let home = Home::initialized();
-    let mut config = std::fs::read_to_string(home.path("config.yaml")).unwrap();
-    config.push_str(&format!(
-        "connectors:\n  http:\n    upstreams:\n      internal-api:\n        base_url: {}\n        methods: [GET, POST, DELETE]\n        auth_header: \"Authorization: Bearer {{secret}}\"\n        secret: \"secret:api-token\"\n        timeout_secs: {timeout_secs}\n{extra}",
-        upstream.url
-    ));
-    std::fs::write(home.path("config.yaml"), config).unwrap();
-    let out = home.run(&["secrets", "set", "api-token"], CANARY);
-    assert!(out.status.success(), "{}", stderr(&out));
-    home
+    let timeout = format!("        timeout_secs: {timeout_secs}\n");
+    common::upstream::home_with(upstream, CANARY, &timeout, extra)
 }
 
 fn http_action(method: &str, path: &str) -> String {

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 
 use common::http::{Response, request};
 use common::upstream::Upstream;
-use common::{Home, stderr};
+use common::Home;
 use serde_json::{Value, json};
 
 const CANARY: &str = "canary-mcphttp-31f0a2-SECRET-never-shown";
@@ -77,16 +77,7 @@ impl Drop for Daemon {
 }
 
 fn home_with(upstream: &Upstream) -> Home {
-    let home = Home::initialized();
-    let mut config = std::fs::read_to_string(home.path("config.yaml")).unwrap();
-    config.push_str(&format!(
-        "connectors:\n  http:\n    upstreams:\n      internal-api:\n        base_url: {}\n        methods: [GET, POST, DELETE]\n        auth_header: \"Authorization: Bearer {{secret}}\"\n        secret: \"secret:api-token\"\n",
-        upstream.url
-    ));
-    std::fs::write(home.path("config.yaml"), config).unwrap();
-    let out = home.run(&["secrets", "set", "api-token"], CANARY);
-    assert!(out.status.success(), "{}", stderr(&out));
-    home
+    common::upstream::home_with(upstream, CANARY, "", "")
 }
 
 /// Runs the SDK client script for one step against the daemon; returns what it printed.
@@ -118,26 +109,9 @@ fn http_args(method: &str, path: &str) -> String {
     json!({"upstream": "internal-api", "method": method, "path": path}).to_string()
 }
 
-fn ledger_jsonl(home: &Home) -> String {
-    let file = home.0.with_file_name("export.jsonl");
-    let out = home.run(
-        &[
-            "ledger",
-            "export",
-            "--format",
-            "jsonl",
-            "--out",
-            file.to_str().unwrap(),
-        ],
-        "",
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    std::fs::read_to_string(file).unwrap()
-}
-
 /// The bodies of the decisions recorded for requests to `path` on the upstream.
 fn decisions_for(home: &Home, path: &str) -> Vec<Value> {
-    ledger_jsonl(home)
+    home.ledger_jsonl()
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .filter(|e| e["kind"] == "decision")
@@ -481,19 +455,7 @@ fn a_call_needing_approval_runs_when_retried_after_approval() {
         .unwrap()
         .to_owned();
     assert!(upstream.requests().is_empty());
-    let out = home.run(
-        &[
-            "approvals",
-            "approve",
-            &id,
-            "--as",
-            "alice",
-            "--confirm-hash",
-            &hash,
-        ],
-        "",
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    home.approve(&id, &hash);
     // The identical call, from a client of the other era, now runs.
     let r = client(&d, &d.token, "legacy", &["call", "http_request", &delete]);
     assert_eq!(r["is_error"], false, "{r}");

@@ -116,3 +116,25 @@ fn handle(stream: std::net::TcpStream, record: &Mutex<Vec<Seen>>) -> std::io::Re
         writer.flush()?;
     }
 }
+
+/// An initialized home whose `http` connector calls `upstream` as `internal-api` (GET, POST,
+/// DELETE) with the credential `Authorization: Bearer <secret>`, stored in the broker as
+/// `api-token`. `upstream_extra` is added to the upstream's settings (indented 8 spaces),
+/// `extra` to the top level of `config.yaml`.
+pub fn home_with(
+    upstream: &Upstream,
+    secret: &str,
+    upstream_extra: &str,
+    extra: &str,
+) -> super::Home {
+    let home = super::Home::initialized();
+    let mut config = std::fs::read_to_string(home.path("config.yaml")).unwrap();
+    config.push_str(&format!(
+        "connectors:\n  http:\n    upstreams:\n      internal-api:\n        base_url: {}\n        methods: [GET, POST, DELETE]\n        auth_header: \"Authorization: Bearer {{secret}}\"\n        secret: \"secret:api-token\"\n{upstream_extra}{extra}",
+        upstream.url
+    ));
+    std::fs::write(home.path("config.yaml"), config).unwrap();
+    let out = home.run(&["secrets", "set", "api-token"], secret);
+    assert!(out.status.success(), "{}", super::stderr(&out));
+    home
+}
