@@ -8,8 +8,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::upstream::Upstream;
 use common::Home;
+use common::upstream::Upstream;
 use serde_json::{Value, json};
 
 const CANARY: &str = "canary-mcp-77c1d0-SECRET-never-shown";

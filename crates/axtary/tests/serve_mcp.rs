@@ -9,9 +9,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use common::Home;
 use common::http::{Response, request};
 use common::upstream::Upstream;
-use common::Home;
 use serde_json::{Value, json};
 
 const CANARY: &str = "canary-mcphttp-31f0a2-SECRET-never-shown";
