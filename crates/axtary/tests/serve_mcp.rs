@@ -5,75 +5,25 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use common::Home;
+use common::daemon::Daemon;
 use common::http::{Response, request};
 use common::upstream::Upstream;
 use serde_json::{Value, json};
 
 const CANARY: &str = "canary-mcphttp-31f0a2-SECRET-never-shown";
 
-/// A running `axtary serve`, killed on drop.
-struct Daemon {
-    child: Child,
-    url: String,
-    token: String,
-}
-
-impl Daemon {
-    fn start(home: &Home) -> Daemon {
-        let mut child = home
-            .command(&["serve", "--listen", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).unwrap();
-        let Some(url) = first
-            .trim()
-            .strip_prefix("listening on ")
-            .map(str::to_owned)
-        else {
-            let mut err = String::new();
-            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-            let _ = child.kill();
-            panic!("serve did not start: stdout {first:?}, stderr {err}");
-        };
-        // Keep the pipes drained so the daemon never blocks on a full pipe.
-        let mut err = child.stderr.take().unwrap();
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-        let token = std::fs::read_to_string(home.path("agent.token"))
-            .unwrap()
-            .trim()
-            .to_owned();
-        Daemon { child, url, token }
-    }
-
-    /// A request to `/mcp` with the token and the headers an MCP client sends.
-    fn mcp(&self, method: &str, extra: &[(&str, &str)], body: &str) -> Response {
-        let auth = format!("Bearer {}", self.token);
-        let mut headers = vec![
-            ("authorization", auth.as_str()),
-            ("accept", "application/json, text/event-stream"),
-            ("content-type", "application/json"),
-        ];
-        headers.extend_from_slice(extra);
-        request(&self.url, method, "/mcp", &headers, body.as_bytes())
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A request to `/mcp` with the token and the headers an MCP client sends.
+fn mcp(d: &Daemon, method: &str, extra: &[(&str, &str)], body: &str) -> Response {
+    let mut headers = vec![
+        ("accept", "application/json, text/event-stream"),
+        ("content-type", "application/json"),
+    ];
+    headers.extend_from_slice(extra);
+    d.call_with(method, "/mcp", &headers, body.as_bytes())
 }
 
 fn home_with(upstream: &Upstream) -> Home {
@@ -241,7 +191,7 @@ fn origins_other_than_loopback_are_refused_with_403() {
         "null",
     ] {
         for method in ["POST", "GET", "DELETE"] {
-            let r = d.mcp(method, &[("origin", origin)], INIT);
+            let r = mcp(&d, method, &[("origin", origin)], INIT);
             assert_eq!(r.status, 403, "{method} {origin}: {}", r.text());
             assert_eq!(r.code(), "forbidden_origin");
         }
@@ -260,7 +210,7 @@ fn origins_other_than_loopback_are_refused_with_403() {
         "http://127.0.0.1",
         "https://[::1]:8443",
     ] {
-        let r = d.mcp("POST", &[("origin", origin)], INIT);
+        let r = mcp(&d, "POST", &[("origin", origin)], INIT);
         assert_eq!(r.status, 200, "{origin}: {}", r.text());
     }
 }
@@ -272,19 +222,20 @@ fn the_transport_rules_of_streamable_http() {
     let d = Daemon::start(&home);
 
     // initialize: a JSON answer with a random session id.
-    let r = d.mcp("POST", &[], INIT);
+    let r = mcp(&d, "POST", &[], INIT);
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.headers["content-type"].starts_with("application/json"));
     assert_eq!(r.json()["result"]["protocolVersion"], "2025-11-25");
     let session = r.headers["mcp-session-id"].clone();
     assert_eq!(session.len(), 32, "{session}");
     assert!(session.bytes().all(|b| b.is_ascii_hexdigit()));
-    let again = d.mcp("POST", &[], INIT);
+    let again = mcp(&d, "POST", &[], INIT);
     assert_ne!(again.headers["mcp-session-id"], session);
 
     // The session id is accepted, not required; notifications get 202 and no body.
     let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-    let r = d.mcp(
+    let r = mcp(
+        &d,
         "POST",
         &[
             ("mcp-session-id", &session),
@@ -295,14 +246,14 @@ fn the_transport_rules_of_streamable_http() {
     assert_eq!(r.status, 202, "{}", r.text());
     assert!(r.body.is_empty());
     let ping = r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#;
-    let r = d.mcp("POST", &[("mcp-protocol-version", "2025-11-25")], ping);
+    let r = mcp(&d, "POST", &[("mcp-protocol-version", "2025-11-25")], ping);
     assert_eq!((r.status, r.json()["result"].clone()), (200, json!({})));
     // A response from the client (to nothing we sent) is accepted silently too.
-    let r = d.mcp("POST", &[], r#"{"jsonrpc":"2.0","id":5,"result":{}}"#);
+    let r = mcp(&d, "POST", &[], r#"{"jsonrpc":"2.0","id":5,"result":{}}"#);
     assert_eq!(r.status, 202);
 
     // Unknown protocol version header: 400.
-    let r = d.mcp("POST", &[("mcp-protocol-version", "2099-01-01")], ping);
+    let r = mcp(&d, "POST", &[("mcp-protocol-version", "2099-01-01")], ping);
     assert_eq!(r.status, 400, "{}", r.text());
     assert_eq!(r.json()["error"]["code"], -32022);
     assert_eq!(r.json()["id"], 2);
@@ -320,19 +271,20 @@ fn the_transport_rules_of_streamable_http() {
     );
     assert_eq!(r.status, 406, "{}", r.text());
     assert_eq!(r.code(), "not_acceptable");
-    let r = d.mcp("GET", &[("accept", "text/event-stream")], "");
+    let r = mcp(&d, "GET", &[("accept", "text/event-stream")], "");
     assert_eq!(r.status, 405, "{}", r.text());
     assert_eq!(r.headers["allow"], "POST, DELETE");
-    let r = d.mcp("DELETE", &[("mcp-session-id", &session)], "");
+    let r = mcp(&d, "DELETE", &[("mcp-session-id", &session)], "");
     assert_eq!(r.status, 204, "{}", r.text());
 
     // Malformed bodies: JSON-RPC errors with 400; a batch is refused.
-    let r = d.mcp("POST", &[], "{not json");
+    let r = mcp(&d, "POST", &[], "{not json");
     assert_eq!(
         (r.status, r.json()["error"]["code"].clone()),
         (400, json!(-32700))
     );
-    let r = d.mcp(
+    let r = mcp(
+        &d,
         "POST",
         &[],
         r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#,
@@ -341,13 +293,14 @@ fn the_transport_rules_of_streamable_http() {
         (r.status, r.json()["error"]["code"].clone()),
         (400, json!(-32700))
     );
-    let r = d.mcp("POST", &[], &format!("[{ping}]"));
+    let r = mcp(&d, "POST", &[], &format!("[{ping}]"));
     assert_eq!(
         (r.status, r.json()["error"]["code"].clone()),
         (400, json!(-32600))
     );
     // Errors of understood requests are ordinary answers.
-    let r = d.mcp(
+    let r = mcp(
+        &d,
         "POST",
         &[],
         r#"{"jsonrpc":"2.0","id":3,"method":"no/such"}"#,
@@ -362,7 +315,7 @@ fn the_transport_rules_of_streamable_http() {
         r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#,
         "x".repeat(3 << 20)
     );
-    let r = d.mcp("POST", &[], &big);
+    let r = mcp(&d, "POST", &[], &big);
     assert_eq!(r.status, 413, "{}", &r.text()[..r.text().len().min(300)]);
     assert!(upstream.requests().is_empty());
 }
@@ -389,14 +342,14 @@ fn headers_that_disagree_with_the_body_are_refused_with_32020() {
             .iter()
             .map(|(k, v)| if *k == name { (*k, bad) } else { (*k, *v) })
             .collect();
-        let r = d.mcp("POST", &headers, &call);
+        let r = mcp(&d, "POST", &headers, &call);
         assert_eq!(r.status, 400, "{name}: {bad}: {}", r.text());
         let body = r.json();
         assert_eq!(body["error"]["code"], -32020, "{body}");
         assert_eq!(body["id"], 9);
     }
     // Mcp-Method is checked for legacy requests too.
-    let r = d.mcp("POST", &[("mcp-method", "tools/list")], INIT);
+    let r = mcp(&d, "POST", &[("mcp-method", "tools/list")], INIT);
     assert_eq!(r.json()["error"]["code"], -32020);
     assert!(
         upstream.requests().is_empty(),
@@ -407,7 +360,7 @@ fn headers_that_disagree_with_the_body_are_refused_with_32020() {
     let mut encoded = good.to_vec();
     encoded[2] = ("mcp-name", "=?base64?aHR0cF9yZXF1ZXN0?=");
     for headers in [good.to_vec(), encoded] {
-        let r = d.mcp("POST", &headers, &call);
+        let r = mcp(&d, "POST", &headers, &call);
         assert_eq!(r.status, 200, "{}", r.text());
         let result = &r.json()["result"];
         assert_eq!(result["isError"], false, "{result}");
@@ -422,7 +375,8 @@ fn the_agent_is_named_by_the_axtary_agent_header() {
     let home = home_with(&upstream);
     let d = Daemon::start(&home);
     let args = json!({"upstream": "internal-api", "method": "GET", "path": "/v1/agent-check"});
-    let r = d.mcp(
+    let r = mcp(
+        &d,
         "POST",
         &[("axtary-agent", "claude-code")],
         &modern_call("http_request", &args),

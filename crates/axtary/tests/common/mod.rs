@@ -2,6 +2,7 @@
 //! `axtary` binary driven through stdin, stdout, stderr and exit codes.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod daemon;
 pub mod http;
 pub mod python;
 pub mod upstream;
