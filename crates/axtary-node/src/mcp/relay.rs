@@ -35,11 +35,11 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::message::{self, Envelope, Line, Malformed};
+use crate::mcp_server::PROTOCOL_VERSION_META;
 
 /// Agent name used when the client did not say who it is.
 pub const DEFAULT_AGENT: &str = "mcp-client";
 
-const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const META_CLIENT: &str = "io.modelcontextprotocol/clientInfo";
 
 /// Decides on tool calls and records their outcomes. The wrapper's only link to the node, so
@@ -467,7 +467,9 @@ impl<G: Gate> Relay<G> {
         };
         let id_raw = id.get();
         // Until the strict parse succeeds, guess the era from the raw params.
-        let modern_guess = env.params.is_some_and(|p| p.get().contains(META_VERSION));
+        let modern_guess = env
+            .params
+            .is_some_and(|p| p.get().contains(PROTOCOL_VERSION_META));
         let call = match ToolCall::parse(line, self.inner.opts.limits) {
             Ok(call) => call,
             Err(why) => {
@@ -781,7 +783,7 @@ impl ToolCall {
         };
         let meta = params.get("_meta");
         let protocol_version = meta
-            .and_then(|m| m.get(META_VERSION))
+            .and_then(|m| m.get(PROTOCOL_VERSION_META))
             .and_then(Value::as_str)
             .map(str::to_owned);
         let client_name = meta
