@@ -61,7 +61,8 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn load_policy(name: &str) -> Policy {
+/// The policy `name`, loaded whole, and loaded again from its cache (as the hook does).
+fn load_policy(name: &str) -> (Policy, Policy) {
     let path = if name == "starter" {
         root().join("crates/axtary-node/src/starter-policy.yaml")
     } else {
@@ -73,10 +74,26 @@ fn load_policy(name: &str) -> Policy {
         axtary_home: Some("/home/dev/.axtary".into()),
         ..Default::default()
     };
-    match Policy::load(&source, &env) {
+    let whole = match Policy::load(&source, &env) {
         Ok(loaded) => loaded.policy,
         Err(diags) => panic!("{}: {diags:#?}", path.display()),
-    }
+    };
+    let (first, cache) = Policy::load_cached(&source, &env, None);
+    assert!(first.is_ok(), "{}", path.display());
+    let cache = cache.expect("a policy that loads is cached");
+    let (cached, again) = Policy::load_cached(&source, &env, Some(&cache));
+    assert!(
+        again.is_none(),
+        "{}: the cache was not used",
+        path.display()
+    );
+    let cached = cached.unwrap_or_else(|d| panic!("{}: {d:#?}", path.display()));
+    assert!(
+        cached.policy.tests().is_empty(),
+        "the cache leaves tests out"
+    );
+    assert_eq!(cached.policy.hash(), whole.hash());
+    (whole, cached.policy)
 }
 
 fn case_bytes(case: &Case) -> Vec<u8> {
@@ -122,12 +139,20 @@ fn golden_corpus() {
         let text = std::fs::read_to_string(file).unwrap();
         let corpus: CorpusFile =
             serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let policy = load_policy(&corpus.policy);
+        let (policy, cached) = load_policy(&corpus.policy);
         for case in &corpus.cases {
             total += 1;
             let decided = decide_bytes(&case_bytes(case), Ok(&policy), &opts);
             let d = &decided.decision;
             let mut problems = Vec::new();
+            // The cached policy (lazy sets, no YAML) must decide exactly as the whole one.
+            let from_cache = decide_bytes(&case_bytes(case), Ok(&cached), &opts).decision;
+            if from_cache != *d {
+                problems.push(format!(
+                    "loaded from its cache, the policy decided {} by {} ({}) instead",
+                    from_cache.effect, from_cache.rule, from_cache.reason
+                ));
+            }
             if d.effect != case.expect.effect || d.rule != case.expect.rule {
                 problems.push(format!(
                     "expected {} by {}, got {} by {} ({})",

@@ -73,6 +73,11 @@ impl Home {
     }
 
     /// The bearer token local agents present to `axtary serve` (0600).
+    /// The compiled-policy cache of one-shot processes (the hook); safe to delete.
+    pub fn policy_cache_path(&self) -> PathBuf {
+        self.root.join("policy.cache")
+    }
+
     pub fn agent_token_path(&self) -> PathBuf {
         self.root.join("agent.token")
     }

@@ -179,8 +179,9 @@ CREATE INDEX IF NOT EXISTS passes_open ON passes (outcome_seq) WHERE outcome_seq
 CREATE TABLE IF NOT EXISTS used_jti (jti TEXT PRIMARY KEY, exp INTEGER NOT NULL) STRICT;
 ";
 
-/// WAL pages after which a one-shot process checkpoints (SQLite's default is 1000).
-const ONE_SHOT_WAL_PAGES: i64 = 128;
+/// The WAL size past which a one-shot process truncates the WAL when it closes the ledger (64
+/// frames of 4 KiB pages); see [`Writer::trim_wal`].
+const ONE_SHOT_WAL_BYTES: u64 = 64 * (4096 + 24);
 
 /// Version of [`SCHEMA`], kept in `PRAGMA user_version`. Bump it with every schema change:
 /// a database at this version is not sent the schema again, which spares every one-shot
@@ -313,13 +314,6 @@ impl Ledger {
         } else {
             None
         };
-        if !options.checkpoint_on_close && wal.is_none() {
-            // A one-shot process (the hook, the CLI) opens the ledger as its first connection,
-            // and SQLite then rebuilds the WAL index by reading the whole WAL: keep the WAL
-            // small for those (each checkpoint costs the committing process one more fsync,
-            // every few dozen invocations). The daemon keeps SQLite's default.
-            conn.pragma_update(None, "wal_autocheckpoint", ONE_SHOT_WAL_PAGES)?;
-        }
         ensure_schema(&conn)?;
         let stored: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'origin'", [], |r| {
@@ -342,6 +336,7 @@ impl Ledger {
         }
         let (tx, rx) = mpsc::channel();
         let checkpoint_on_close = options.checkpoint_on_close;
+        let one_shot = !options.checkpoint_on_close && wal.is_none();
         let failures = Arc::new(AtomicU64::new(0));
         let mut writer = Writer {
             conn,
@@ -350,6 +345,7 @@ impl Ledger {
             origin: origin.to_owned(),
             frontier: HashMap::new(),
             failures: Arc::clone(&failures),
+            trim_wal: one_shot.then(|| wal_path(path)),
         };
         let handle = std::thread::Builder::new()
             .name("axtary-ledger".into())
@@ -550,6 +546,14 @@ struct Writer {
     /// for the tree size they were computed at.
     frontier: HashMap<(u32, u64), Hash>,
     failures: Arc<AtomicU64>,
+    /// In a one-shot process: the WAL to trim on close ([`Writer::trim_wal`]).
+    trim_wal: Option<PathBuf>,
+}
+
+fn wal_path(db: &Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push("-wal");
+    PathBuf::from(p)
 }
 
 impl Writer {
@@ -621,6 +625,29 @@ impl Writer {
                     let _ = reply.send(result.clone());
                 }
             }
+        }
+        self.trim_wal();
+    }
+
+    /// Truncates a WAL that has grown past [`ONE_SHOT_WAL_BYTES`], in a one-shot process.
+    ///
+    /// A one-shot process (the hook, the CLI) usually opens the ledger as its only connection,
+    /// and SQLite then rebuilds the WAL index by reading every frame of the WAL. The rebuilt
+    /// index also forgets which frames were already checkpointed, so the WAL never restarts
+    /// from its beginning: left alone it grows by every commit, and every process reads all
+    /// of it. A `TRUNCATE` checkpoint copies the WAL into the database and empties it. It waits
+    /// for readers, so it gets only a short busy timeout: a busy ledger is left for the next
+    /// process to trim.
+    fn trim_wal(&self) {
+        let Some(wal) = &self.trim_wal else {
+            return;
+        };
+        if std::fs::metadata(wal).is_ok_and(|m| m.len() > ONE_SHOT_WAL_BYTES)
+            && self.conn.busy_timeout(Duration::from_millis(20)).is_ok()
+        {
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         }
     }
 
@@ -1150,6 +1177,38 @@ mod tests {
             .verify(&[key().verifying_key()], &[], true)
             .unwrap()
             .unwrap();
+    }
+
+    #[test]
+    fn one_shot_processes_keep_the_wal_bounded() {
+        // Each open is the file's only connection, as for one hook call after another: SQLite
+        // rebuilds the WAL index every time, and without trimming the WAL grew by every commit
+        // (about 20 KiB per hook call) and was read whole by every process.
+        let path = tmp("one-shot-wal");
+        let one_shot = LedgerOptions {
+            checkpoint_on_close: false,
+            background_wal_checkpoints: false,
+            ..Default::default()
+        };
+        let wal = wal_path(&path);
+        let mut largest = 0;
+        for n in 0..120 {
+            let ledger = Ledger::open(&path, &origin("t"), key(), one_shot.clone()).unwrap();
+            let body = json!({"n": n, "pad": "x".repeat(3000)});
+            ledger.append(EntryKind::Decision, body).unwrap();
+            ledger.close().unwrap();
+            largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+        }
+        assert!(
+            largest <= ONE_SHOT_WAL_BYTES + 16 * 4120,
+            "the WAL reached {largest} bytes"
+        );
+        let verified = Reader::open(&path)
+            .unwrap()
+            .verify(&[key().verifying_key()], &[], true)
+            .unwrap()
+            .unwrap();
+        assert_eq!(verified.entries, 120);
     }
 
     #[test]

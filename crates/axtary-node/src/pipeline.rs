@@ -48,6 +48,9 @@ pub struct NodeOptions {
     /// Sign a checkpoint on [`Node::close`] (the daemon does; one-shot commands rely on the
     /// ledger's interval schedule instead).
     pub checkpoint_on_close: bool,
+    /// Load the policy through the home's policy cache (one-shot processes that only decide:
+    /// the hook, `axtary run`, `axtary decide`), leaving the policy's tests out.
+    pub policy_cache: bool,
 }
 
 /// The policy in force: the last one that loaded, or (in a process that never loaded one) the
@@ -185,10 +188,16 @@ impl Node {
         // Compiling the policy is most of a one-shot process's work (the hook runs once per
         // tool call): do it on a second core while this one opens the key and the ledger.
         let (loaded, opened) = std::thread::scope(|scope| {
-            let policy = scope.spawn(|| policy_file::load(&policy_path, &policy_env));
+            let policy = scope.spawn(|| {
+                if opts.policy_cache {
+                    policy_file::load_cached(&policy_path, &policy_env, &home.policy_cache_path())
+                } else {
+                    policy_file::load(&policy_path, &policy_env).map(|(l, _)| l)
+                }
+            });
             let opened = Self::open_ledger(home, &config, &opts);
             let loaded = match policy.join() {
-                Ok(result) => result.map(|(l, _)| l),
+                Ok(result) => result,
                 Err(_) => Err(LoadFailure::internal("the policy loader panicked")),
             };
             (loaded, opened)

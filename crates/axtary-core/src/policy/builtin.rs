@@ -7,6 +7,8 @@
 //! (case-insensitive, every path-like fact) because a false deny here is cheap and a false
 //! allow is not.
 
+use std::sync::LazyLock;
+
 use globset::{Candidate, GlobBuilder, GlobSet, GlobSetBuilder};
 
 use super::compile::list_text;
@@ -46,24 +48,43 @@ pub(crate) struct Builtins {
     home: Option<String>,
     /// Other spellings of the home (its real path), also without a trailing `/`.
     aliases: Vec<String>,
-    home_globs: GlobSet,
-    hook_globs: GlobSet,
 }
 
-fn glob_set(globs: &[&str]) -> GlobSet {
+/// The built-in glob sets, compiled on first use (most hook calls never need them). They are
+/// constants that compile (the unit tests check); if one ever did not, every path would count
+/// as a hit, so the rule denies instead of letting the path through.
+static HOME_SET: LazyLock<Option<GlobSet>> = LazyLock::new(|| glob_set(HOME_GLOBS));
+static HOOK_SET: LazyLock<Option<GlobSet>> = LazyLock::new(|| glob_set(HOOK_GLOBS));
+
+fn glob_set(globs: &[&str]) -> Option<GlobSet> {
     let mut b = GlobSetBuilder::new();
     for g in globs {
-        // The patterns are constants that compile; a failure would leave the set without
-        // that glob, which the unit tests would catch.
-        if let Ok(g) = GlobBuilder::new(g)
-            .literal_separator(true)
-            .case_insensitive(true)
-            .build()
-        {
-            b.add(g);
-        }
+        b.add(
+            GlobBuilder::new(g)
+                .literal_separator(true)
+                .case_insensitive(true)
+                .build()
+                .ok()?,
+        );
     }
-    b.build().unwrap_or_else(|_| GlobSet::empty())
+    b.build().ok()
+}
+
+/// Whether `p` matches `set`; a set that failed to compile matches everything.
+///
+/// `literal` is a directory name every glob of the set names, in lower case: a path without
+/// it (in any ASCII case) cannot match, so most paths are answered without building the set.
+/// That holds because the letters of the literals fold only to their ASCII cases (no `ſ` or
+/// Kelvin sign among them; a unit test checks).
+fn hits(set: &LazyLock<Option<GlobSet>>, literal: &str, p: &str) -> bool {
+    let (p, literal) = (p.as_bytes(), literal.as_bytes());
+    let named = p
+        .windows(literal.len())
+        .any(|w| w.eq_ignore_ascii_case(literal));
+    named
+        && set
+            .as_ref()
+            .is_none_or(|s| s.is_match_candidate(&Candidate::from_bytes(p)))
 }
 
 fn list<'a>(action: &'a Action, name: &str) -> &'a [String] {
@@ -88,12 +109,7 @@ impl Builtins {
             .map(|h| trim(h))
             .filter(|h| Some(h) != home.as_ref())
             .collect();
-        Builtins {
-            home,
-            aliases,
-            home_globs: glob_set(HOME_GLOBS),
-            hook_globs: glob_set(HOOK_GLOBS),
-        }
+        Builtins { home, aliases }
     }
 
     pub fn summaries(&self) -> Vec<RuleSummary> {
@@ -213,10 +229,7 @@ impl Builtins {
     }
 
     fn in_home(&self, p: &str) -> bool {
-        if self
-            .home_globs
-            .is_match_candidate(&Candidate::from_bytes(p.as_bytes()))
-        {
+        if hits(&HOME_SET, ".axtary", p) {
             return true;
         }
         self.homes().any(|h| {
@@ -255,10 +268,7 @@ impl Builtins {
     }
 
     fn hook_hit<'a>(&self, action: &'a Action) -> Option<&'a str> {
-        let is_hook = |p: &&String| {
-            self.hook_globs
-                .is_match_candidate(&Candidate::from_bytes(p.as_bytes()))
-        };
+        let is_hook = |p: &&String| hits(&HOOK_SET, ".claude", p);
         // An fs action is a write unless it says it is a read; a Claude Code tool that names
         // a path may write it.
         let fs_write = match action.facts.get("op") {
@@ -308,4 +318,34 @@ fn admin_hit(action: &Action) -> Option<String> {
     let opaque = matches!(action.facts.get("opaque"), Some(Fact::Bool(true)));
     (runs_axtary && opaque)
         .then(|| "agents may not run `axtary` in a command Axtary cannot fully analyze".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_glob_sets_compile() {
+        // A set that failed would match every path (deny everything): correct but useless.
+        assert!(HOME_SET.is_some());
+        assert!(HOOK_SET.is_some());
+        assert!(hits(&HOME_SET, ".axtary", "/x/.AXtary/node.key"));
+        assert!(!hits(&HOME_SET, ".axtary", "/x/src/lib.rs"));
+        assert!(hits(&HOOK_SET, ".claude", "/x/.Claude/Settings.local.json"));
+    }
+
+    #[test]
+    fn the_prefilter_literals_fold_only_to_ascii() {
+        // The prefilter compares ASCII cases only. Should the glob engine ever fold case the
+        // Unicode way (`s` also matching `ſ`, `k` the Kelvin sign), no letter of the literals
+        // may have such a non-ASCII twin.
+        let letters = regex::Regex::new("(?i)^[.acdelrtuxy]$").unwrap();
+        assert!(HOME_GLOBS.iter().all(|g| g.contains(".axtary")));
+        assert!(HOOK_GLOBS.iter().all(|g| g.contains(".claude")));
+        let twins: Vec<char> = (0..=0x10_ffff_u32)
+            .filter_map(char::from_u32)
+            .filter(|c| !c.is_ascii() && letters.is_match(c.encode_utf8(&mut [0; 4])))
+            .collect();
+        assert_eq!(twins, Vec::<char>::new());
+    }
 }

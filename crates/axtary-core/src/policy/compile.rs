@@ -7,12 +7,13 @@
 //! caller carries on with the next field.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 
-use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
-use regex::RegexSet;
+use globset::{Glob, GlobBuilder};
 use serde_json::Value as Json;
 
 use super::diag::{Diagnostic, did_you_mean};
+use super::lazy::{Globs, REGEX_SIZE_LIMIT, Regexes};
 use super::yaml::{self, Node, Span, Value};
 use super::{
     ApprovalMode, Approvers, DEFAULT_DENY, Effect, Expectation, INVALID_INPUT, PolicyTest,
@@ -228,10 +229,10 @@ pub(crate) enum Op {
         set: LitSet,
     },
     Glob {
-        set: GlobSet,
+        set: Globs,
         src: Src,
     },
-    Regex(RegexSet),
+    Regex(Regexes),
     Set {
         mode: SetMode,
         /// Sorted, deduplicated.
@@ -280,10 +281,12 @@ pub(crate) struct Matcher {
     pub path_glob_count: usize,
     /// The glob indices of each `all_paths` condition, by slot.
     pub all_paths: Vec<Vec<u32>>,
-    pub resource_globs: GlobSet,
+    pub resource_globs: Globs,
     pub resource_glob_count: usize,
-    pub agent_globs: GlobSet,
+    pub agent_globs: Globs,
     pub agent_glob_count: usize,
+    /// Set when a set built on first use could not be built: every action is denied.
+    pub broken: AtomicBool,
 }
 
 impl Matcher {
@@ -307,7 +310,7 @@ impl Matcher {
 /// (ascending, so mapped match lists stay sorted).
 #[derive(Debug)]
 pub(crate) struct PathSet {
-    pub set: GlobSet,
+    pub set: Globs,
     pub global: Vec<u32>,
 }
 
@@ -337,20 +340,29 @@ pub(crate) struct Compiled {
 }
 
 /// Compiles `source`. Returns the compiled policy (meaningful only when no diagnostic is an
-/// error) and every diagnostic, sorted by position.
-pub(crate) fn compile(source: &str) -> (Option<Compiled>, Vec<Diagnostic>) {
-    let mut cx = Cx::default();
-    let compiled = match yaml::parse(source) {
-        Ok(root) => cx.policy(&root),
-        Err(e) => {
-            cx.diags.push(
-                Diagnostic::error(e.span, format!("invalid YAML: {}", e.message)).with_hint(
-                    "check indentation, and quote values that start with `*`, `&`, `!`, `{`, `[`, `%` or `@`",
-                ),
-            );
-            None
+/// error) and every diagnostic, sorted by position, and the parsed tree.
+pub(crate) fn compile(source: &str) -> (Option<Compiled>, Vec<Diagnostic>, Option<Node>) {
+    match yaml::parse(source) {
+        Ok(root) => {
+            let (compiled, diags) = compile_tree(&root, Build::Now);
+            (compiled, diags, Some(root))
         }
+        Err(e) => {
+            let d = Diagnostic::error(e.span, format!("invalid YAML: {}", e.message)).with_hint(
+                "check indentation, and quote values that start with `*`, `&`, `!`, `{`, `[`, `%` or `@`",
+            );
+            (None, vec![d], None)
+        }
+    }
+}
+
+/// Compiles a parsed policy.
+pub(crate) fn compile_tree(root: &Node, build: Build) -> (Option<Compiled>, Vec<Diagnostic>) {
+    let mut cx = Cx {
+        build,
+        ..Cx::default()
     };
+    let compiled = cx.policy(root);
     let mut diags = cx.diags;
     diags.sort_by_key(|d| (d.line, d.column));
     (compiled, diags)
@@ -375,13 +387,20 @@ impl GlobPool {
         i
     }
 
-    fn build(&self) -> Result<GlobSet, globset::Error> {
-        let mut b = GlobSetBuilder::new();
-        for g in &self.globs {
-            b.add(g.clone());
-        }
-        b.build()
+    fn globs(&self) -> Globs {
+        Globs::new(self.globs.clone())
     }
+}
+
+/// When the glob and regex sets are compiled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Build {
+    /// While compiling, so every error is reported ([`compile`]).
+    #[default]
+    Now,
+    /// When first used: only for a tree that compiled without errors before (the policy
+    /// cache), see [`super::lazy`].
+    OnFirstUse,
 }
 
 /// Which connector families a rule can apply to: `None` means any.
@@ -389,6 +408,7 @@ type Families = Option<Vec<Family>>;
 
 #[derive(Default)]
 struct Cx {
+    build: Build,
     diags: Vec<Diagnostic>,
     paths: GlobPool,
     resources: GlobPool,
@@ -650,7 +670,10 @@ impl Cx {
             Some(other) => self.type_error(other, "`rules`", "a list of rules"),
         }
         self.duplicate_ids();
-        self.shadowing(&rules);
+        if self.build == Build::Now {
+            // A warning: shown when the file was loaded whole.
+            self.shadowing(&rules);
+        }
         let ids: Vec<String> = self.ids.iter().map(|(id, _)| id.clone()).collect();
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         let mut tests = Vec::new();
@@ -694,17 +717,20 @@ impl Cx {
                 _ => wildcard.push(i),
             }
         }
-        let build = |cx: &mut Cx, pool: &GlobPool| match pool.build() {
-            Ok(set) => Some(set),
-            Err(e) => {
-                // Every glob was built on its own already; a set that still fails is a
-                // resource limit.
-                cx.error(
-                    Span::default(),
-                    format!("the policy's globs could not be compiled: {e}"),
-                );
-                None
-            }
+        let build = |cx: &mut Cx, pool: &GlobPool| match pool.globs() {
+            set if cx.build == Build::OnFirstUse => Some(set),
+            set => match set.build() {
+                Ok(()) => Some(set),
+                Err(e) => {
+                    // Every glob was built on its own already; a set that still fails is a
+                    // resource limit.
+                    cx.error(
+                        Span::default(),
+                        format!("the policy's globs could not be compiled: {e}"),
+                    );
+                    None
+                }
+            },
         };
         let paths = std::mem::take(&mut self.paths);
         let resources = std::mem::take(&mut self.resources);
@@ -750,6 +776,7 @@ impl Cx {
             resource_glob_count: resources.globs.len(),
             agent_globs: build(self, &agents)?,
             agent_glob_count: agents.globs.len(),
+            broken: AtomicBool::new(false),
             rules,
             by_connector,
             wildcard,
@@ -1400,13 +1427,13 @@ impl Cx {
             }
             "glob" => {
                 let items = self.strings(node, &format!("`glob` on fact `{name}`"))?;
-                let mut b = GlobSetBuilder::new();
+                let mut globs = Vec::new();
                 let mut src = Vec::new();
                 let mut ok = true;
                 for (s, span) in items {
                     match self.glob(s, span) {
                         Some(g) => {
-                            b.add(g);
+                            globs.push(g);
                             src.push(s.to_owned());
                         }
                         None => ok = false,
@@ -1415,16 +1442,21 @@ impl Cx {
                 if !ok {
                     return None;
                 }
-                match b.build() {
-                    Ok(set) => Some(Op::Glob { set, src: Src(src) }),
-                    Err(e) => {
-                        self.error(node.span, format!("invalid glob: {}", e.kind()));
-                        None
-                    }
+                let set = Globs::new(globs);
+                if self.build == Build::Now
+                    && let Err(e) = set.build()
+                {
+                    self.error(node.span, format!("invalid glob: {}", e.kind()));
+                    return None;
                 }
+                Some(Op::Glob { set, src: Src(src) })
             }
             "regex" => {
                 let items = self.strings(node, &format!("`regex` on fact `{name}`"))?;
+                let set = Regexes::new(items.iter().map(|(s, _)| (*s).to_owned()).collect());
+                if self.build == Build::OnFirstUse {
+                    return Some(Op::Regex(set));
+                }
                 let mut ok = true;
                 for (s, span) in &items {
                     if let Err(e) = regex::RegexBuilder::new(s)
@@ -1439,11 +1471,8 @@ impl Cx {
                 if !ok {
                     return None;
                 }
-                match regex::RegexSetBuilder::new(items.iter().map(|(s, _)| *s))
-                    .size_limit(REGEX_SIZE_LIMIT * items.len().max(1))
-                    .build()
-                {
-                    Ok(set) => Some(Op::Regex(set)),
+                match set.build() {
+                    Ok(()) => Some(Op::Regex(set)),
                     Err(e) => {
                         self.error(node.span, "invalid regex").hint =
                             Some(one_line(&e.to_string()));
@@ -1775,9 +1804,6 @@ fn map_len(node: &Node) -> usize {
         _ => 0,
     }
 }
-
-/// Compiled size limit for one regex (the default is 10 MiB; policy regexes are small).
-const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 #[derive(Clone, Copy)]
 enum Pool {

@@ -11,6 +11,7 @@
 //! ([`op_holds`], the path bitsets), so the two cannot disagree on whether a rule matched.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use globset::Candidate;
 
@@ -20,6 +21,14 @@ use super::compile::{
 use super::{ApprovalMode, DEFAULT_DENY, Effect, RuleTrace, Verdict};
 use crate::action::Action;
 use crate::facts::Fact;
+
+/// The verdict of a matcher with a set that could not be built (see [`super::lazy`]).
+fn broken_verdict() -> Verdict {
+    Verdict::deny(
+        crate::decision::INVALID_POLICY,
+        "a glob or regex of the policy could not be compiled; run `axtary policy check`",
+    )
+}
 
 /// Per-evaluation buffers, reused across calls on one thread.
 #[derive(Default)]
@@ -100,6 +109,7 @@ impl<'a> Cx<'a> {
         }
         self.paths_done = true;
         let ps = self.path_set;
+        let broken = &self.m.broken;
         let s = &mut *self.s;
         s.path_any.clear();
         s.path_any.resize(self.m.path_glob_count.div_ceil(64), 0);
@@ -112,6 +122,7 @@ impl<'a> Cx<'a> {
         }
         let match_path = |s: &mut Scratch, p: &str| {
             ps.set
+                .or_broken(broken)
                 .matches_candidate_into(&Candidate::from_bytes(p.as_bytes()), &mut s.tmp);
             // Local indices ascend, and so do their global indices: `tmp` stays sorted.
             for i in s.tmp.iter_mut() {
@@ -144,10 +155,13 @@ impl<'a> Cx<'a> {
             s.resource.clear();
             s.resource
                 .resize(self.m.resource_glob_count.div_ceil(64), 0);
-            self.m.resource_globs.matches_candidate_into(
-                &Candidate::from_bytes(self.action.resource.as_bytes()),
-                &mut s.tmp,
-            );
+            self.m
+                .resource_globs
+                .or_broken(&self.m.broken)
+                .matches_candidate_into(
+                    &Candidate::from_bytes(self.action.resource.as_bytes()),
+                    &mut s.tmp,
+                );
             set_bits(&mut s.resource, &s.tmp);
         }
         &self.s.resource
@@ -159,10 +173,13 @@ impl<'a> Cx<'a> {
             let s = &mut *self.s;
             s.agent.clear();
             s.agent.resize(self.m.agent_glob_count.div_ceil(64), 0);
-            self.m.agent_globs.matches_candidate_into(
-                &Candidate::from_bytes(self.action.agent.as_bytes()),
-                &mut s.tmp,
-            );
+            self.m
+                .agent_globs
+                .or_broken(&self.m.broken)
+                .matches_candidate_into(
+                    &Candidate::from_bytes(self.action.agent.as_bytes()),
+                    &mut s.tmp,
+                );
             set_bits(&mut s.agent, &s.tmp);
         }
         &self.s.agent
@@ -227,7 +244,7 @@ impl<'a> Cx<'a> {
             Cond::NoSecrets(want) => no_secrets(self.action, *want),
             Cond::Fact { def, ops } => {
                 let fact = self.action.facts.get(def.name);
-                ops.iter().all(|op| op_holds(op, fact))
+                ops.iter().all(|op| op_holds(op, fact, &self.m.broken))
             }
             Cond::Any(cs) => cs.iter().any(|c| self.holds(c)),
             Cond::All(cs) => cs.iter().all(|c| self.holds(c)),
@@ -244,8 +261,9 @@ fn no_secrets(action: &Action, want: bool) -> bool {
 }
 
 /// One operator on one fact value. An absent fact (or one of an unexpected type) makes
-/// every operator false except `present: false`.
-pub(crate) fn op_holds(op: &Op, fact: Option<&Fact>) -> bool {
+/// every operator false except `present: false`. A glob or regex set that cannot be built
+/// matches nothing and sets `broken` (the matcher then denies).
+pub(crate) fn op_holds(op: &Op, fact: Option<&Fact>, broken: &AtomicBool) -> bool {
     let Some(f) = fact else {
         return matches!(op, Op::Present(false));
     };
@@ -260,14 +278,19 @@ pub(crate) fn op_holds(op: &Op, fact: Option<&Fact>) -> bool {
             (LitSet::Int(v), Fact::Int(n)) => v.binary_search(n).is_ok() != *negate,
             _ => false,
         },
-        (Op::Glob { set, .. }, Fact::Str(s)) => {
-            set.is_match_candidate(&Candidate::from_bytes(s.as_bytes()))
+        (Op::Glob { set, .. }, Fact::Str(s)) => set
+            .or_broken(broken)
+            .is_match_candidate(&Candidate::from_bytes(s.as_bytes())),
+        (Op::Glob { set, .. }, Fact::List(l)) => {
+            let set = set.or_broken(broken);
+            l.iter()
+                .any(|s| set.is_match_candidate(&Candidate::from_bytes(s.as_bytes())))
         }
-        (Op::Glob { set, .. }, Fact::List(l)) => l
-            .iter()
-            .any(|s| set.is_match_candidate(&Candidate::from_bytes(s.as_bytes()))),
-        (Op::Regex(set), Fact::Str(s)) => set.is_match(s),
-        (Op::Regex(set), Fact::List(l)) => l.iter().any(|s| set.is_match(s)),
+        (Op::Regex(set), Fact::Str(s)) => set.or_broken(broken).is_match(s),
+        (Op::Regex(set), Fact::List(l)) => {
+            let set = set.or_broken(broken);
+            l.iter().any(|s| set.is_match(s))
+        }
         (Op::Set { mode, items }, Fact::List(l)) => {
             let has = |s: &String| items.binary_search(s).is_ok();
             match mode {
@@ -302,7 +325,11 @@ fn lit_eq(l: &Lit, f: &Fact) -> Option<bool> {
 impl Matcher {
     /// Decides on `action` with the user rules (the built-ins run before this).
     pub fn evaluate(&self, action: &Action) -> Verdict {
-        with_scratch(|s| self.evaluate_with(action, s))
+        let verdict = with_scratch(|s| self.evaluate_with(action, s));
+        if self.broken.load(Ordering::Relaxed) {
+            return broken_verdict();
+        }
+        verdict
     }
 
     fn evaluate_with(&self, action: &Action, s: &mut Scratch) -> Verdict {
@@ -417,7 +444,7 @@ impl Matcher {
                     Effect::Allow | Effect::RequireApproval => allowing = true,
                 }
             }
-            allowing
+            allowing && !self.broken.load(Ordering::Relaxed)
         })
     }
 
@@ -559,7 +586,7 @@ fn explain_cond(cx: &mut Cx<'_>, c: &Cond, out: &mut Vec<String>) -> bool {
             let fact = a.facts.get(def.name);
             let mut held = true;
             for op in ops {
-                let ok = op_holds(op, fact);
+                let ok = op_holds(op, fact, &cx.m.broken);
                 out.push(describe(def.name, fact, op, ok));
                 held &= ok;
             }
@@ -619,6 +646,7 @@ fn path_matches(m: &Matcher, path: &str, idx: &[u32]) -> bool {
     let hits = m
         .path_all
         .set
+        .or_broken(&m.broken)
         .matches_candidate(&Candidate::from_bytes(path.as_bytes()));
     idx.iter().any(|i| hits.contains(&(*i as usize)))
 }

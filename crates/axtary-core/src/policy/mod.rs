@@ -18,8 +18,10 @@ mod builtin;
 mod compile;
 mod diag;
 mod eval;
+mod lazy;
 #[cfg(test)]
 mod tests;
+mod tree;
 mod yaml;
 
 use serde::{Deserialize, Serialize};
@@ -263,7 +265,49 @@ impl Policy {
     /// Parses, checks and compiles a policy. On failure the `Err` holds every error found
     /// (and the warnings), sorted by position.
     pub fn load(source: &str, env: &PolicyEnv) -> Result<Loaded, Vec<Diagnostic>> {
-        let (compiled, diagnostics) = compile::compile(source);
+        let (compiled, diagnostics, _) = compile::compile(source);
+        let hash = ActionHash::of_bytes(source.as_bytes());
+        Self::finish(hash, env, compiled, diagnostics)
+    }
+
+    /// [`Policy::load`] for a process that only decides, and loads the same policy on every
+    /// start (the Claude Code hook runs once per tool call).
+    ///
+    /// `cache` is what an earlier call returned, for this source or another. When it holds
+    /// this exact source's tree, the YAML is not parsed again, the `tests:` section is left
+    /// out ([`Policy::tests`] is empty) and glob and regex sets are compiled when a decision
+    /// first needs them. The cache is only ever written from a source that loaded without
+    /// errors, and anything in it that does not check out (another source, another format,
+    /// corrupt bytes) is ignored: the source is then loaded as by [`Policy::load`].
+    ///
+    /// Returns the load, and the new bytes to cache when `cache` was not usable.
+    pub fn load_cached(
+        source: &str,
+        env: &PolicyEnv,
+        cache: Option<&[u8]>,
+    ) -> (Result<Loaded, Vec<Diagnostic>>, Option<Vec<u8>>) {
+        let hash = ActionHash::of_bytes(source.as_bytes());
+        if let Some(root) = cache.and_then(|c| cache::open(c, &hash)) {
+            let (compiled, diagnostics) = compile::compile_tree(&root, compile::Build::OnFirstUse);
+            if let Ok(loaded) = Self::finish(hash, env, compiled, diagnostics) {
+                return (Ok(loaded), None);
+            }
+        }
+        let (compiled, diagnostics, root) = compile::compile(source);
+        let loaded = Self::finish(hash, env, compiled, diagnostics);
+        let fresh = match (&loaded, root) {
+            (Ok(_), Some(root)) => Some(cache::seal(&root, &hash)),
+            _ => None,
+        };
+        (loaded, fresh)
+    }
+
+    fn finish(
+        hash: ActionHash,
+        env: &PolicyEnv,
+        compiled: Option<compile::Compiled>,
+        diagnostics: Vec<Diagnostic>,
+    ) -> Result<Loaded, Vec<Diagnostic>> {
         let compiled = match compiled {
             Some(c) if !diagnostics.iter().any(Diagnostic::is_error) => c,
             _ => return Err(diagnostics),
@@ -277,7 +321,7 @@ impl Policy {
                 builtins,
                 summaries,
                 tests: compiled.tests,
-                hash: ActionHash::of_bytes(source.as_bytes()),
+                hash,
             },
             warnings: diagnostics,
         })
@@ -386,4 +430,64 @@ impl Policy {
 fn normalize_request(request: &ActionRequest) -> Result<Action, String> {
     crate::normalize::normalize(request, &crate::normalize::NormalizeOptions::default())
         .map_err(|e| e.to_string())
+}
+
+/// The policy cache's bytes: a header binding them to one source, then the source's tree
+/// without its `tests:` section ([`tree`]).
+///
+/// `MAGIC` (format version included) | SHA-256 of the source | check | tree, where check is
+/// SHA-256(source hash || tree), so a flipped bit anywhere is caught before the tree is used.
+mod cache {
+    use sha2::{Digest, Sha256};
+
+    use super::tree;
+    use super::yaml::{Node, Value};
+    use crate::action::ActionHash;
+
+    const MAGIC: &[u8; 8] = b"axtpol\x00\x01";
+    const HEADER: usize = MAGIC.len() + 64;
+
+    fn check(source: &ActionHash, tree: &[u8]) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(source.as_bytes());
+        h.update(tree);
+        h.finalize().into()
+    }
+
+    /// The bytes to cache for `root`, parsed from the source hashing to `source`.
+    pub(super) fn seal(root: &Node, source: &ActionHash) -> Vec<u8> {
+        let without_tests = match &root.value {
+            Value::Map(entries) => Node {
+                value: Value::Map(
+                    entries
+                        .iter()
+                        .filter(|(k, _)| k.value != Value::Str("tests".to_owned()))
+                        .cloned()
+                        .collect(),
+                ),
+                span: root.span,
+            },
+            _ => root.clone(),
+        };
+        let mut body = Vec::new();
+        tree::encode(&without_tests, &mut body);
+        let mut out = Vec::with_capacity(HEADER + body.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(source.as_bytes());
+        out.extend_from_slice(&check(source, &body));
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// The tree in `bytes`, if they were sealed for the source hashing to `source` and are
+    /// intact.
+    pub(super) fn open(bytes: &[u8], source: &ActionHash) -> Option<Node> {
+        let (header, body) = bytes.split_at_checked(HEADER)?;
+        let (magic, hashes) = header.split_at(MAGIC.len());
+        let (for_source, sum) = hashes.split_at(32);
+        if magic != MAGIC || for_source != source.as_bytes() || sum != check(source, body) {
+            return None;
+        }
+        tree::decode(body)
+    }
 }

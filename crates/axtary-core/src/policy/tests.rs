@@ -1824,3 +1824,90 @@ rules:
     );
     assert!(!may("delete", "claude-code"), "default deny");
 }
+
+// ---- the policy cache --------------------------------------------------------------------------
+
+#[test]
+fn the_cache_is_used_only_for_its_own_intact_source() {
+    let (first, cache) = Policy::load_cached(REFERENCE, &env(), None);
+    assert!(first.is_ok());
+    let cache = cache.expect("a policy that loads is cached");
+    let whole = load(REFERENCE);
+
+    // Its own source: used, and it decides as the whole policy does.
+    let (hit, fresh) = Policy::load_cached(REFERENCE, &env(), Some(&cache));
+    assert_eq!(fresh, None);
+    let hit = hit.unwrap().policy;
+    assert!(hit.tests().is_empty() && !whole.tests().is_empty());
+    for a in sample_actions() {
+        let action = act(a.clone());
+        assert_eq!(hit.evaluate(&action), whole.evaluate(&action), "{a}");
+        assert_eq!(hit.may_allow(&action), whole.may_allow(&action), "{a}");
+        assert_eq!(hit.explain(&action), whole.explain(&action), "{a}");
+    }
+
+    // Another source (one byte changed): ignored, and the new source is cached instead.
+    let edited = REFERENCE.replacen("count: 2", "count: 3", 1);
+    let (other, fresh) = Policy::load_cached(&edited, &env(), Some(&cache));
+    assert_eq!(
+        other.unwrap().policy.hash(),
+        ActionHash::of_bytes(edited.as_bytes())
+    );
+    assert!(fresh.is_some_and(|f| f != cache));
+
+    // Any single flipped bit, and any truncation: refused...
+    let hash = ActionHash::of_bytes(REFERENCE.as_bytes());
+    assert!(super::cache::open(&cache, &hash).is_some());
+    for i in 0..cache.len() {
+        let mut bad = cache.clone();
+        bad[i] ^= 1 << (i % 8);
+        assert!(super::cache::open(&bad, &hash).is_none(), "flip at {i}");
+        assert!(
+            super::cache::open(&cache[..i], &hash).is_none(),
+            "cut at {i}"
+        );
+    }
+    // ...and then the source loads whole.
+    let mut bad = cache.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let (loaded, fresh) = Policy::load_cached(REFERENCE, &env(), Some(&bad));
+    assert!(loaded.unwrap().policy.tests().len() == whole.tests().len());
+    assert_eq!(fresh.as_ref(), Some(&cache));
+}
+
+#[test]
+fn a_policy_with_errors_is_never_cached() {
+    let bad = "version: 1\nrules:\n  - id: a\n    effect: allow\n    when: {fact: {channel: {regex: \"(x\"}}}\n";
+    let (loaded, fresh) = Policy::load_cached(bad, &env(), None);
+    assert!(loaded.is_err());
+    assert_eq!(fresh, None);
+}
+
+#[test]
+fn a_set_that_cannot_be_built_on_first_use_denies_everything() {
+    // Only a cache written by hand can hold such a tree (the loader never caches a policy with
+    // errors): the regex is compiled on first use, fails, and the matcher fails closed.
+    let src = "version: 1\nrules:\n  - id: eng\n    effect: allow\n    match: {connector: slack}\n    when: {fact: {channel: {regex: \"(x\"}}}\n  - id: everything\n    effect: allow\n";
+    let hash = ActionHash::of_bytes(src.as_bytes());
+    let forged = super::cache::seal(&super::yaml::parse(src).unwrap(), &hash);
+    let (loaded, fresh) = Policy::load_cached(src, &env(), Some(&forged));
+    assert_eq!(fresh, None, "the forged cache was used");
+    let p = loaded.unwrap().policy;
+    let github = act(json!({}));
+    assert_eq!(
+        p.evaluate(&github).rule,
+        "everything",
+        "no regex needed yet"
+    );
+    let slack =
+        act(json!({"connector": "slack", "operation": "chat.post", "facts": {"channel": "#x"}}));
+    let v = p.evaluate(&slack);
+    assert_eq!(
+        (v.effect, v.rule.as_str()),
+        (Effect::Deny, crate::decision::INVALID_POLICY)
+    );
+    // From then on, every action is denied.
+    assert_eq!(p.evaluate(&github).effect, Effect::Deny);
+    assert!(!p.may_allow(&github));
+}

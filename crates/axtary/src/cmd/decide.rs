@@ -37,6 +37,7 @@ pub fn open(home: &Home, policy_flag: Option<&Path>) -> Result<Node, Box<(Decisi
     let options = NodeOptions {
         policy_path: policy_flag.map(Path::to_path_buf),
         checkpoint_on_close: false,
+        policy_cache: true,
     };
     Node::open(home, options).map_err(|e| Box::new(refusal(home, policy_flag, &e)))
 }

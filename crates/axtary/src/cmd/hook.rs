@@ -35,6 +35,7 @@ pub fn claude_code(home: Option<PathBuf>, timeout_ms: u64) -> Exit {
     let opts = NodeOptions {
         policy_path: None,
         checkpoint_on_close: false,
+        policy_cache: true,
     };
     let node = match Node::open(&home, opts) {
         Ok(n) => n,

@@ -132,6 +132,7 @@ fn wrap(home: &Home, args: WrapArgs) -> Result<Exit> {
     let options = NodeOptions {
         policy_path: args.policy.clone(),
         checkpoint_on_close: true,
+        policy_cache: false,
     };
     let opened = Node::open(home, options);
     let shown = program.to_string_lossy().into_owned();

@@ -14,6 +14,7 @@ pub fn run(home: &Home, agent: String) -> Result<Exit> {
     let options = NodeOptions {
         policy_path: None,
         checkpoint_on_close: true,
+        policy_cache: false,
     };
     let node = Arc::new(Node::open(home, options)?);
     if let Err(e) = node.recover() {

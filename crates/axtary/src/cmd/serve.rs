@@ -51,6 +51,7 @@ pub fn run(home: &Home, listen: Option<String>, allow_remote: bool) -> Result<Ex
     let options = NodeOptions {
         policy_path: None,
         checkpoint_on_close: true,
+        policy_cache: false,
     };
     let node = Arc::new(Node::open(home, options)?);
     match node.recover() {
