@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(source) = std::str::from_utf8(data) {
-        let env = PolicyEnv { axtary_home: Some("/home/u/.axtary".into()) };
+        let env = PolicyEnv { axtary_home: Some("/home/u/.axtary".into()), ..Default::default() };
         let _ = Policy::load(source, &env);
     }
 });

@@ -13,6 +13,7 @@ pub mod export;
 pub mod facts;
 pub mod hex;
 pub mod json;
+pub mod jsonrpc;
 pub mod ledger;
 pub mod merkle;
 pub mod normalize;

@@ -432,6 +432,32 @@ fn normalize_request(request: &ActionRequest) -> Result<Action, String> {
         .map_err(|e| e.to_string())
 }
 
+/// For `cargo fuzz` (target `policy_cache`): decodes `bytes` as a cached policy tree, without
+/// the checksum that keeps random bytes out of the decoder in real use. A tree that decodes
+/// must encode to bytes that decode to the same tree, and compiling it (sets on first use)
+/// and deciding with it must not panic.
+#[doc(hidden)]
+pub fn fuzz_policy_tree(bytes: &[u8], action: &Action) {
+    let Some(root) = tree::decode(bytes) else {
+        return;
+    };
+    // Compared as bytes: a float may be NaN, which is not equal to itself.
+    let mut again = Vec::new();
+    tree::encode(&root, &mut again);
+    let mut third = Vec::new();
+    match tree::decode(&again) {
+        Some(decoded) => tree::encode(&decoded, &mut third),
+        None => panic!("an encoded tree does not decode"),
+    }
+    assert_eq!(again, third, "the tree did not round-trip");
+    let (compiled, diagnostics) = compile::compile_tree(&root, compile::Build::OnFirstUse);
+    let hash = ActionHash::of_bytes(bytes);
+    if let Ok(loaded) = Policy::finish(hash, &PolicyEnv::default(), compiled, diagnostics) {
+        let _ = loaded.policy.evaluate(action);
+        let _ = loaded.policy.explain(action);
+    }
+}
+
 /// The policy cache's bytes: a header binding them to one source, then the source's tree
 /// without its `tests:` section ([`tree`]).
 ///

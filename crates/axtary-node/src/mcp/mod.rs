@@ -4,6 +4,5 @@
 
 pub mod gate;
 pub mod install;
-pub mod message;
 pub mod relay;
 pub mod wrap;

@@ -34,8 +34,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use super::message::{self, Envelope, Line, Malformed};
 use crate::mcp_server::PROTOCOL_VERSION_META;
+use axtary_core::jsonrpc::{self, Envelope, Line, Malformed};
 
 /// Agent name used when the client did not say who it is.
 pub const DEFAULT_AGENT: &str = "mcp-client";
@@ -123,14 +123,14 @@ struct Inner<G> {
 
 #[derive(Default)]
 struct State {
-    /// Allowed calls forwarded and not yet answered, by [`message::id_key`].
+    /// Allowed calls forwarded and not yet answered, by [`jsonrpc::id_key`].
     pending: HashMap<String, Forwarded>,
     /// `clientInfo.name` from `initialize`.
     agent: Option<String>,
     /// `protocolVersion` from `initialize`.
     protocol_version: Option<String>,
     /// `tools/list` requests waiting for their answer (with `hide_denied_tools`), by
-    /// [`message::id_key`], with the agent that asked.
+    /// [`jsonrpc::id_key`], with the agent that asked.
     lists: HashMap<String, String>,
 }
 
@@ -331,7 +331,7 @@ impl<G: Gate> Relay<G> {
     // ---- client → server ------------------------------------------------------------------
 
     fn route(&self, line: &[u8]) -> Route {
-        match message::classify(line) {
+        match jsonrpc::classify(line) {
             Err(why) => self.malformed(line, &why),
             Ok(Line::Single(env)) => match env.method.as_deref() {
                 Some("tools/call") => self.tools_call(line, &env),
@@ -358,10 +358,10 @@ impl<G: Gate> Relay<G> {
                     .filter(|e| e.method.is_some())
                     .filter_map(|e| e.id)
                     .map(|id| {
-                        let id = message::id_key(id).map(|_| id.get());
-                        message::rpc_error(
+                        let id = jsonrpc::id_key(id).map(|_| id.get());
+                        jsonrpc::rpc_error(
                             id,
-                            message::INVALID_REQUEST,
+                            jsonrpc::INVALID_REQUEST,
                             "Axtary does not forward tools/call inside a JSON-RPC batch; send each call on its own",
                         )
                         .trim_end()
@@ -387,10 +387,10 @@ impl<G: Gate> Relay<G> {
         ));
         // Answer what can be answered, so the client does not wait forever. A message without a
         // readable id gets no answer (it may have been a notification).
-        match message::salvage_id(line) {
-            Some(id) => Route::Answer(message::rpc_error(
+        match jsonrpc::salvage_id(line) {
+            Some(id) => Route::Answer(jsonrpc::rpc_error(
                 Some(&id),
-                message::PARSE_ERROR,
+                jsonrpc::PARSE_ERROR,
                 &format!("Axtary dropped this message, it is not acceptable JSON-RPC: {why}"),
             )),
             None => Route::Drop,
@@ -421,7 +421,7 @@ impl<G: Gate> Relay<G> {
     }
 
     fn note_tools_list(&self, env: &Envelope<'_>) {
-        let Some(key) = env.id.and_then(message::id_key) else {
+        let Some(key) = env.id.and_then(jsonrpc::id_key) else {
             return;
         };
         let client_name = env
@@ -457,11 +457,11 @@ impl<G: Gate> Relay<G> {
             self.log("dropped a tools/call without an id (a notification cannot be answered)");
             return Route::Drop;
         };
-        let Some(key) = message::id_key(id) else {
+        let Some(key) = jsonrpc::id_key(id) else {
             self.log("refused a tools/call whose id is not a string or an integer");
-            return Route::Answer(message::rpc_error(
+            return Route::Answer(jsonrpc::rpc_error(
                 None,
-                message::INVALID_REQUEST,
+                jsonrpc::INVALID_REQUEST,
                 "Axtary refused this tools/call: its id must be a string or an integer",
             ));
         };
@@ -474,7 +474,7 @@ impl<G: Gate> Relay<G> {
             Ok(call) => call,
             Err(why) => {
                 self.log(&format!("refused a tools/call: {why}"));
-                return Route::Answer(message::error_result(
+                return Route::Answer(jsonrpc::error_result(
                     id_raw,
                     &format!("Axtary denied this tool call: {why}"),
                     modern_guess,
@@ -485,7 +485,7 @@ impl<G: Gate> Relay<G> {
             self.log(&format!(
                 "refused a tools/call reusing id {id_raw} while it is in flight"
             ));
-            return Route::Answer(message::error_result(
+            return Route::Answer(jsonrpc::error_result(
                 id_raw,
                 &format!(
                     "Axtary denied this tool call: request id {id_raw} is already in flight; use a new id"
@@ -514,7 +514,7 @@ impl<G: Gate> Relay<G> {
                 }
                 Route::Forward
             }
-            Verdict::Deny { rule, reason } => Route::Answer(message::error_result(
+            Verdict::Deny { rule, reason } => Route::Answer(jsonrpc::error_result(
                 id_raw,
                 &format!(
                     "Axtary denied `{}` on MCP server `{}`: {reason} (rule {rule})",
@@ -533,7 +533,7 @@ impl<G: Gate> Relay<G> {
                 } else {
                     format!(" (a human runs `{command}`)")
                 };
-                Route::Answer(message::error_result(
+                Route::Answer(jsonrpc::error_result(
                     id_raw,
                     &format!(
                         "Axtary: `{}` on MCP server `{}` needs a human's approval (rule {rule}): \
@@ -595,10 +595,10 @@ impl<G: Gate> Relay<G> {
                 return None;
             }
         }
-        match message::classify(line) {
+        match jsonrpc::classify(line) {
             Ok(Line::Single(env)) => {
                 if env.method.is_none()
-                    && let Some(key) = env.id.and_then(message::id_key)
+                    && let Some(key) = env.id.and_then(jsonrpc::id_key)
                     && let Some(agent) = lock(&self.inner.state).lists.remove(&key)
                 {
                     return self.filter_tools(line, &agent);
@@ -617,7 +617,7 @@ impl<G: Gate> Relay<G> {
     /// A `tools/list` answer without the tools `agent` can never be allowed to call, when there
     /// are any.
     fn filter_tools(&self, line: &[u8], agent: &str) -> Option<Vec<u8>> {
-        let body = message::trim_line_end(line);
+        let body = jsonrpc::trim_line_end(line);
         let mut v: Value = serde_json::from_slice(body).ok()?;
         let tools = v.get_mut("result")?.get_mut("tools")?.as_array_mut()?;
         let mut hidden = Vec::new();
@@ -655,7 +655,7 @@ impl<G: Gate> Relay<G> {
         if env.method.is_some() {
             return; // a request or notification from the server
         }
-        let Some(key) = env.id.and_then(message::id_key) else {
+        let Some(key) = env.id.and_then(jsonrpc::id_key) else {
             return;
         };
         let Some(f) = lock(&self.inner.state).pending.remove(&key) else {
@@ -763,7 +763,7 @@ struct ToolCall {
 
 impl ToolCall {
     fn parse(line: &[u8], limits: Limits) -> Result<Self, String> {
-        let value = json::parse_strict(message::trim_line_end(line), limits)
+        let value = json::parse_strict(jsonrpc::trim_line_end(line), limits)
             .map_err(|e| format!("its JSON is not acceptable: {e}"))?;
         let Value::Object(mut msg) = value else {
             return Err("the message is not an object".into());

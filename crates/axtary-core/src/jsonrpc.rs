@@ -1,4 +1,4 @@
-//! Just enough JSON-RPC to route MCP stdio traffic: classify a line without copying it, and
+//! Just enough JSON-RPC to route MCP stdio traffic (`axtary mcp wrap`): classify a line without copying it, and
 //! build the few messages the wrapper writes itself.
 //!
 //! A line from the client is routed on its `method`. Two parsers that disagree about a line's
@@ -64,16 +64,37 @@ pub fn classify(line: &[u8]) -> Result<Line<'_>, Malformed> {
         return Err(Malformed::CarriageReturn);
     }
     let text = std::str::from_utf8(body).map_err(|e| Malformed::Utf8(e.valid_up_to()))?;
-    let first = text.trim_start_matches([' ', '\t']).as_bytes().first();
-    match first {
+    match first_byte(text) {
         None => Err(Malformed::Empty),
-        Some(b'[') => serde_json::from_str::<Vec<Envelope<'_>>>(text)
-            .map(Line::Batch)
-            .map_err(json_error),
-        Some(_) => serde_json::from_str::<Envelope<'_>>(text)
-            .map(Line::Single)
-            .map_err(json_error),
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_str(text).map_err(json_error)?;
+            items
+                .into_iter()
+                .map(|item| envelope(item.get()))
+                .collect::<Result<_, _>>()
+                .map(Line::Batch)
+        }
+        Some(_) => envelope(text).map(Line::Single),
     }
+}
+
+/// The first byte after JSON whitespace.
+fn first_byte(text: &str) -> Option<u8> {
+    text.trim_start_matches([' ', '\t', '\n', '\r'])
+        .as_bytes()
+        .first()
+        .copied()
+}
+
+/// One message, which must be a JSON object: serde's derived visitor would also read a struct
+/// from an array (`[id, method, params]`), a message no other parser sees.
+fn envelope(text: &str) -> Result<Envelope<'_>, Malformed> {
+    if first_byte(text) != Some(b'{') {
+        return Err(Malformed::Json(
+            "a JSON-RPC message must be a JSON object".to_owned(),
+        ));
+    }
+    serde_json::from_str(text).map_err(json_error)
 }
 
 fn json_error(e: serde_json::Error) -> Malformed {
@@ -182,6 +203,11 @@ mod tests {
             "not json",
             "42",
             "{\"method\":\"tools/call\"",
+            // Serde reads a struct from an array too; no other parser sees a method there.
+            "[1, \"tools/list\", {}]",
+            "[[{\"id\":1,\"method\":\"tools/call\"}, \"tools/list\"]]",
+            "\n[1, \"tools/list\", {}]",
+            " [{\"id\":1,\"method\":\"ping\"}, [2, \"ping\"]]",
         ] {
             assert!(classify(bad.as_bytes()).is_err(), "{bad:?}");
         }
