@@ -770,3 +770,58 @@ fn a_home_reached_through_a_symlink_is_protected_under_both_names() {
         );
     }
 }
+
+#[test]
+fn the_policy_cache_follows_the_policy_and_fails_closed() {
+    let s = Session::new();
+    let cache = s.home.path("policy.cache");
+    let policy = s.home.path("policy.yaml");
+    assert_eq!(s.bash("ls -la").0, "allow");
+    let written = std::fs::read(&cache).expect("the first call writes the cache");
+    assert_eq!(s.bash("ls -la").0, "allow", "decided from the cache");
+    assert_eq!(
+        std::fs::read(&cache).unwrap(),
+        written,
+        "a good cache is kept"
+    );
+
+    // An edit is seen at once: the cache is bound to the file's bytes.
+    let only_git = "version: 1\nrules:\n  - id: only-git\n    effect: allow\n    match: {connector: shell}\n    when: {fact: {programs: {all_in: [git]}}}\n";
+    std::fs::write(&policy, only_git).unwrap();
+    let (effect, reason) = s.bash("ls -la");
+    assert_eq!(
+        (effect.as_str(), rule_of(&reason)),
+        ("deny", "builtin:default-deny")
+    );
+    assert_eq!(rule_of(&s.bash("git status").1), "only-git");
+    assert_ne!(std::fs::read(&cache).unwrap(), written);
+
+    // A policy with an error denies everything, whatever an older cache held.
+    let cached_good = std::fs::read(&cache).unwrap();
+    std::fs::write(&policy, only_git.replace("effect: allow", "effect: alow")).unwrap();
+    assert_blocked(
+        &s.run(&s.payload("Bash", json!({"command": "git status"}), "t")),
+        "invalid",
+    );
+    assert_eq!(
+        std::fs::read(&cache).unwrap(),
+        cached_good,
+        "an invalid policy is never cached"
+    );
+
+    // A damaged cache is ignored and rewritten.
+    std::fs::write(&policy, only_git).unwrap();
+    let mut damaged = cached_good.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0x20;
+    std::fs::write(&cache, &damaged).unwrap();
+    assert_eq!(rule_of(&s.bash("git status").1), "only-git");
+    assert_eq!(std::fs::read(&cache).unwrap(), cached_good);
+    // So is one that is not a cache at all, or a directory in its place.
+    std::fs::write(&cache, b"garbage").unwrap();
+    assert_eq!(rule_of(&s.bash("git status").1), "only-git");
+    std::fs::remove_file(&cache).unwrap();
+    std::fs::create_dir(&cache).unwrap();
+    assert_eq!(rule_of(&s.bash("git status").1), "only-git");
+    assert_eq!(s.bash("ls").0, "deny");
+}
