@@ -278,13 +278,10 @@ pub(crate) struct Matcher {
     pub path_by_connector: HashMap<String, PathSet>,
     /// For connectors not in `path_by_connector`: the globs of the wildcard rules.
     pub path_other: PathSet,
-    pub path_glob_count: usize,
     /// The glob indices of each `all_paths` condition, by slot.
     pub all_paths: Vec<Vec<u32>>,
     pub resource_globs: Globs,
-    pub resource_glob_count: usize,
     pub agent_globs: Globs,
-    pub agent_glob_count: usize,
     /// Set when a set built on first use could not be built: every action is denied.
     pub broken: AtomicBool,
 }
@@ -717,20 +714,20 @@ impl Cx {
                 _ => wildcard.push(i),
             }
         }
-        let build = |cx: &mut Cx, pool: &GlobPool| match pool.globs() {
-            set if cx.build == Build::OnFirstUse => Some(set),
-            set => match set.build() {
-                Ok(()) => Some(set),
-                Err(e) => {
-                    // Every glob was built on its own already; a set that still fails is a
-                    // resource limit.
-                    cx.error(
-                        Span::default(),
-                        format!("the policy's globs could not be compiled: {e}"),
-                    );
-                    None
-                }
-            },
+        let build = |cx: &mut Cx, pool: &GlobPool| {
+            let set = pool.globs();
+            if cx.build == Build::Now
+                && let Err(e) = set.build()
+            {
+                // Every glob was built on its own already; a set that still fails is a
+                // resource limit.
+                cx.error(
+                    Span::default(),
+                    format!("the policy's globs could not be compiled: {e}"),
+                );
+                return None;
+            }
+            Some(set)
         };
         let paths = std::mem::take(&mut self.paths);
         let resources = std::mem::take(&mut self.resources);
@@ -770,12 +767,9 @@ impl Cx {
             path_all,
             path_by_connector,
             path_other,
-            path_glob_count: paths.globs.len(),
             all_paths: std::mem::take(&mut self.all_paths),
             resource_globs: build(self, &resources)?,
-            resource_glob_count: resources.globs.len(),
             agent_globs: build(self, &agents)?,
-            agent_glob_count: agents.globs.len(),
             broken: AtomicBool::new(false),
             rules,
             by_connector,

@@ -18,6 +18,7 @@ use globset::Candidate;
 use super::compile::{
     CmpOp, Cond, GlobRef, Lit, LitSet, Matcher, Op, PathSet, Rule, SetMode, list_text,
 };
+use super::lazy::Globs;
 use super::{ApprovalMode, DEFAULT_DENY, Effect, RuleTrace, Verdict};
 use crate::action::Action;
 use crate::facts::Fact;
@@ -112,7 +113,7 @@ impl<'a> Cx<'a> {
         let broken = &self.m.broken;
         let s = &mut *self.s;
         s.path_any.clear();
-        s.path_any.resize(self.m.path_glob_count.div_ceil(64), 0);
+        s.path_any.resize(self.m.path_all.set.len().div_ceil(64), 0);
         s.all_ok.clear();
         let rel = list_fact(self.action, "paths");
         s.all_ok.resize(self.m.all_paths.len(), !rel.is_empty());
@@ -152,17 +153,13 @@ impl<'a> Cx<'a> {
         if !self.resource_done {
             self.resource_done = true;
             let s = &mut *self.s;
-            s.resource.clear();
-            s.resource
-                .resize(self.m.resource_glob_count.div_ceil(64), 0);
-            self.m
-                .resource_globs
-                .or_broken(&self.m.broken)
-                .matches_candidate_into(
-                    &Candidate::from_bytes(self.action.resource.as_bytes()),
-                    &mut s.tmp,
-                );
-            set_bits(&mut s.resource, &s.tmp);
+            match_bits(
+                self.m,
+                &self.m.resource_globs,
+                &self.action.resource,
+                &mut s.resource,
+                &mut s.tmp,
+            );
         }
         &self.s.resource
     }
@@ -171,16 +168,13 @@ impl<'a> Cx<'a> {
         if !self.agent_done {
             self.agent_done = true;
             let s = &mut *self.s;
-            s.agent.clear();
-            s.agent.resize(self.m.agent_glob_count.div_ceil(64), 0);
-            self.m
-                .agent_globs
-                .or_broken(&self.m.broken)
-                .matches_candidate_into(
-                    &Candidate::from_bytes(self.action.agent.as_bytes()),
-                    &mut s.tmp,
-                );
-            set_bits(&mut s.agent, &s.tmp);
+            match_bits(
+                self.m,
+                &self.m.agent_globs,
+                &self.action.agent,
+                &mut s.agent,
+                &mut s.tmp,
+            );
         }
         &self.s.agent
     }
@@ -251,6 +245,23 @@ impl<'a> Cx<'a> {
             Cond::Not(c) => !self.holds(c),
         }
     }
+}
+
+/// Sets in `bits` the indices of the globs of `globs` that `subject` matches (`tmp` is
+/// scratch).
+fn match_bits(
+    m: &Matcher,
+    globs: &Globs,
+    subject: &str,
+    bits: &mut Vec<u64>,
+    tmp: &mut Vec<usize>,
+) {
+    bits.clear();
+    bits.resize(globs.len().div_ceil(64), 0);
+    globs
+        .or_broken(&m.broken)
+        .matches_candidate_into(&Candidate::from_bytes(subject.as_bytes()), tmp);
+    set_bits(bits, tmp);
 }
 
 fn no_secrets(action: &Action, want: bool) -> bool {

@@ -33,6 +33,11 @@ impl Globs {
         }
     }
 
+    /// How many globs the set holds (known without building it).
+    pub fn len(&self) -> usize {
+        self.globs.len()
+    }
+
     fn compile(&self) -> Result<GlobSet, globset::Error> {
         let mut b = GlobSetBuilder::new();
         for g in &self.globs {
