@@ -73,21 +73,8 @@ impl Session {
     }
 
     fn ledger(&self) -> Vec<Value> {
-        let file = self.user_home().join("ledger.jsonl");
-        let out = self.home.run(
-            &[
-                "ledger",
-                "export",
-                "--format",
-                "jsonl",
-                "--out",
-                file.to_str().unwrap(),
-            ],
-            "",
-        );
-        assert!(out.status.success(), "{}", stderr(&out));
-        std::fs::read_to_string(&file)
-            .unwrap()
+        self.home
+            .ledger_jsonl()
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()

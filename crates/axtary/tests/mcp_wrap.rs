@@ -142,20 +142,8 @@ impl Setup {
             .iter()
             .find(|r| r["id"] == id)
             .unwrap_or_else(|| panic!("no approval request {id}: {listed}"));
-        let hash = request["action_hash"].as_str().unwrap();
-        let out = self.home.run(
-            &[
-                "approvals",
-                "approve",
-                id,
-                "--as",
-                "alice",
-                "--confirm-hash",
-                hash,
-            ],
-            "",
-        );
-        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        self.home
+            .approve(id, request["action_hash"].as_str().unwrap());
     }
 }
 
